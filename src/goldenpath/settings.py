@@ -1,0 +1,158 @@
+"""Settings: one documented pydantic-settings tree, built at start-up and passed down.
+
+Sources, highest precedence first: keyword arguments, environment variables with the
+``GOLDENPATH_`` prefix (nested fields with ``__``, e.g. ``GOLDENPATH_CATALOG__REFRESH_INTERVAL=30``),
+then an optional YAML config file (``GOLDENPATH_CONFIG``, else ``<home>/config.yaml`` when it
+exists), then defaults. Nothing here is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from goldenpath.errors import InvalidInput
+
+__all__ = ["CatalogSettings", "ServerSettings", "Settings", "load_settings"]
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("goldenpath", appauthor=False))
+
+
+class ServerSettings(BaseModel):
+    """Where ``platform server`` listens and where the CLI finds it.
+
+    ``url`` set → the CLI talks to that server and never starts one. Unset → the CLI starts
+    (or reuses) a local server for the data directory on ``host`` and a free port.
+    """
+
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
+    token: str | None = Field(default=None, description="API token for the CLI (else the admin token file)")
+    start_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a local server")
+
+
+class CatalogSettings(BaseModel):
+    """Catalog behaviour; mirrors Backstage's ``catalog.*`` app-config where one exists."""
+
+    refresh_interval: float = Field(
+        default=300.0, ge=0, description="seconds between refresh loop passes; 0 disables the loop"
+    )
+    orphan_grace: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds an orphaned entity keeps its backstage.io/orphan mark before deletion",
+    )
+    allowed_kinds: list[str] = Field(
+        default_factory=lambda: [
+            "Component", "API", "Resource", "System", "Domain", "Group", "User", "Location", "Template",
+        ],
+        description="like Backstage's catalog.rules; '*' accepts unknown kinds",
+    )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="directories file locations may read from; empty = any directory "
+        "(a location's own directory always bounds its relative targets)",
+    )
+    max_document_bytes: int = Field(default=1_000_000, gt=0)
+    max_alias_count: int = Field(default=100, ge=0, description="YAML aliases per file, as Backstage's parser")
+
+
+class Settings(BaseSettings):
+    """The whole settings tree.
+
+    Attributes:
+        home: data directory; everything the platform writes lives under it.
+        database_url: SQLAlchemy URL; default SQLite (WAL) at ``<home>/goldenpath.db``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GOLDENPATH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str | None = None
+    log_level: str = "info"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file under ``home``."""
+        return self.database_url or f"sqlite:///{self.home / 'goldenpath.db'}"
+
+    @property
+    def admin_token_file(self) -> Path:
+        """Where the first start writes the admin token (mode 0600) for the local CLI."""
+        return self.home / "admin-token"
+
+    @property
+    def run_dir(self) -> Path:
+        """PID files, server address and logs of processes the platform started."""
+        return self.home / "run"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads ``GOLDENPATH_CONFIG`` or ``<home>/config.yaml`` when present."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_path()
+        if path is None:
+            return {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise InvalidInput(f"{path}: cannot read the config file: {e}") from e
+        if not isinstance(data, dict):
+            raise InvalidInput(f"{path}: the config file must be a mapping of settings")
+        return data
+
+
+def _config_path() -> Path | None:
+    explicit = os.environ.get("GOLDENPATH_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = Path(os.environ.get("GOLDENPATH_HOME") or _default_home()).expanduser()
+    candidate = home / "config.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings tree from overrides, environment and config file.
+
+    Raises:
+        InvalidInput: the config file is unreadable or a value fails validation.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        raise InvalidInput(f"invalid settings: {e}") from e
