@@ -1,0 +1,272 @@
+"""The HTTP half of the catalog benchmark: run the real server, time Backstage-API requests.
+
+:class:`ServerProcess` starts ``goldenpath.api.serve.run`` (uvicorn, 127.0.0.1, a free port)
+in its own process on a prepared data directory and database, reads the admin token the
+first start writes, and reports the process's peak resident memory before stopping it.
+
+:func:`run_scenarios` sends each scenario's requests one after another over one keep-alive
+connection (a bounded loop: a request count and a time cap per scenario) and returns
+latency percentiles in milliseconds. Every response must be 200; anything else aborts the
+run, so a benchmark can never report the speed of an error page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+__all__ = ["Scenario", "ServerProcess", "build_scenarios", "percentiles", "run_scenarios"]
+
+_SERVE = (
+    "from goldenpath.settings import load_settings\n"
+    "from goldenpath.api.serve import run\n"
+    "run(load_settings())\n"
+)
+
+
+class ServerProcess:
+    """``platform server`` in the foreground, as a child process of the benchmark."""
+
+    def __init__(self, *, home: Path, database_url: str, log: Path) -> None:
+        self.home = home
+        self.env = {
+            **os.environ,
+            "GOLDENPATH_HOME": str(home),
+            "GOLDENPATH_DATABASE_URL": database_url,
+            "GOLDENPATH_SERVER__HOST": "127.0.0.1",
+            "GOLDENPATH_SERVER__PORT": "0",
+            # No refresh pass may run while latencies are measured.
+            "GOLDENPATH_CATALOG__REFRESH_INTERVAL": "0",
+            "GOLDENPATH_LOG_LEVEL": "warning",
+        }
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.token = ""
+
+    def start(self, timeout: float = 180.0) -> None:
+        """Start the server and wait (bounded) until ``<home>/run/server.json`` names it."""
+        info = self.home / "run" / "server.json"
+        info.unlink(missing_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _SERVE], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log}")
+            try:
+                data = json.loads(info.read_text(encoding="utf-8"))
+                if data.get("pid") == self.proc.pid:
+                    self.url = data["url"]
+                    self.token = (self.home / "admin-token").read_text(encoding="utf-8").strip()
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(
+            f"the server did not announce itself within {timeout:.0f} s; see {self.log}"
+        )
+
+    def peak_rss_mb(self) -> float | None:
+        """The server's peak resident set size (``VmHWM``) in MiB, Linux only."""
+        if self.proc is None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 15 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named request mix: ``paths`` are cycled; ``target_p99_ms`` is the goal (None: none)."""
+
+    name: str
+    description: str
+    paths: list[str]
+    target_p99_ms: float | None
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    """p50/p90/p99/max/mean of latencies in milliseconds (nearest-rank percentiles)."""
+    s = sorted(samples_ms)
+
+    def rank(p: float) -> float:
+        return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
+
+    return {
+        "p50_ms": round(rank(50), 3),
+        "p90_ms": round(rank(90), 3),
+        "p99_ms": round(rank(99), 3),
+        "max_ms": round(s[-1], 3),
+        "mean_ms": round(sum(s) / len(s), 3),
+    }
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def build_scenarios(
+    *,
+    components: list[str],
+    teams: list[str],
+    words: list[str],
+    cursors: list[str],
+    rng: random.Random,
+    n: int,
+) -> list[Scenario]:
+    """The request mixes measured at every catalog size (paths are relative to the server URL)."""
+    api = "/api/catalog"
+
+    def pick(items: list[str], fmt: Callable[[str], str]) -> list[str]:
+        return [fmt(rng.choice(items)) for _ in range(n)]
+
+    return [
+        Scenario(
+            "get_by_name",
+            "GET /entities/by-name/component/default/{name}",
+            pick(components, lambda c: f"{api}/entities/by-name/component/default/{c}"),
+            5.0,
+        ),
+        Scenario(
+            "owner_filter_page",
+            "GET /entities/by-query?filter=kind=component,relations.ownedBy=group:default/{team}"
+            "&limit=50 (Backstage's owner filter)",
+            pick(
+                teams,
+                lambda t: (
+                    f"{api}/entities/by-query?limit=50&filter="
+                    + _q(f"kind=component,relations.ownedBy=group:default/{t}")
+                ),
+            ),
+            5.0,
+        ),
+        Scenario(
+            "type_filter_page",
+            "GET /entities?filter=kind=component,spec.type=service,spec.lifecycle=production"
+            "&limit=50",
+            [
+                f"{api}/entities?limit=50&filter="
+                + _q("kind=component,spec.type=service,spec.lifecycle=production")
+            ]
+            * n,
+            5.0,
+        ),
+        Scenario(
+            "deep_cursor_page",
+            "GET /entities/by-query?cursor=… (pages 2-50 of kind=component, 50 items each)",
+            [
+                f"{api}/entities/by-query?cursor={_q(c)}"
+                for c in (cursors * (n // max(1, len(cursors)) + 1))[:n]
+            ]
+            if cursors
+            else [],
+            5.0,
+        ),
+        Scenario(
+            "full_text_page",
+            "GET /entities/by-query?fullTextFilterTerm={word}&limit=50",
+            pick(words, lambda w: f"{api}/entities/by-query?limit=50&fullTextFilterTerm={_q(w)}"),
+            None,
+        ),
+        Scenario(
+            "facets_kind",
+            "GET /entity-facets?facet=kind",
+            [f"{api}/entity-facets?facet=kind"] * n,
+            20.0,
+        ),
+        Scenario(
+            "facets_components",
+            "GET /entity-facets?facet=spec.type&facet=spec.lifecycle&filter=kind=component",
+            [f"{api}/entity-facets?facet=spec.type&facet=spec.lifecycle&filter=kind%3Dcomponent"]
+            * n,
+            20.0,
+        ),
+    ]
+
+
+def collect_cursors(client: httpx.Client, pages: int = 50) -> list[str]:
+    """Walk ``kind=component`` pages of 50 with the cursor and return the cursors of pages 2…."""
+    cursors: list[str] = []
+    r = client.get(
+        "/api/catalog/entities/by-query", params={"filter": "kind=component", "limit": "50"}
+    )
+    r.raise_for_status()
+    for _ in range(pages - 1):
+        nxt = r.json().get("pageInfo", {}).get("nextCursor")
+        if not nxt:
+            break
+        cursors.append(nxt)
+        r = client.get("/api/catalog/entities/by-query", params={"cursor": nxt})
+        r.raise_for_status()
+    return cursors
+
+
+def run_scenarios(
+    client: httpx.Client, scenarios: list[Scenario], *, warmup: int = 50, time_cap_s: float = 120.0
+) -> dict[str, dict]:
+    """Time every scenario; returns ``{name: {requests, p50_ms, …, target_p99_ms, met}}``.
+
+    Raises:
+        RuntimeError: a response was not 200 (the message names the path and the body).
+    """
+    results: dict[str, dict] = {}
+    for sc in scenarios:
+        if not sc.paths:
+            continue
+        for path in sc.paths[:warmup]:
+            _get(client, path)
+        samples: list[float] = []
+        stop_at = time.monotonic() + time_cap_s
+        for path in sc.paths:
+            t0 = time.perf_counter()
+            _get(client, path)
+            samples.append((time.perf_counter() - t0) * 1000)
+            if time.monotonic() > stop_at:
+                break
+        stats = percentiles(samples)
+        met = None if sc.target_p99_ms is None else stats["p99_ms"] <= sc.target_p99_ms
+        results[sc.name] = {
+            "description": sc.description,
+            "requests": len(samples),
+            **stats,
+            "target_p99_ms": sc.target_p99_ms,
+            "met": met,
+        }
+    return results
+
+
+def _get(client: httpx.Client, path: str) -> httpx.Response:
+    r = client.get(path)
+    if r.status_code != 200:
+        raise RuntimeError(f"GET {path} answered {r.status_code}: {r.text[:500]}")
+    return r

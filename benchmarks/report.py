@@ -1,0 +1,145 @@
+"""Machine description and the JSON + markdown output of the catalog benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as _platform_info  # stdlib; goldenpath has no module named platform
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+__all__ = ["count_by_kind", "machine", "markdown", "redact", "sqlite_version", "write"]
+
+BACKSTAGE = {
+    "entities": 10_000,
+    "ingest_s": 127.0,
+    "entities_per_s": 79,
+    "owner_filter_p50_ms": 58.0,
+    "owner_filter_p99_ms": 76.0,
+}
+
+
+def machine() -> dict[str, Any]:
+    """nproc, CPU model, RAM (GiB), kernel and Python of the machine running the benchmark."""
+    cpu = "unknown"
+    ram_gib = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": ram_gib,
+        "kernel": _platform_info.release(),
+        "python": _platform_info.python_version(),
+    }
+
+
+def sqlite_version() -> str:
+    """Version of the SQLite library Python links against."""
+    return sqlite3.sqlite_version
+
+
+def redact(url: str) -> str:
+    """``url`` without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def count_by_kind(cat: Any) -> dict[str, int]:
+    """Generated entities per kind."""
+    return {
+        "Domain": len(cat.domains),
+        "System": len(cat.systems),
+        "Group": len(cat.groups),
+        "User": len(cat.users),
+        "Component": len(cat.components),
+        "API": len(cat.apis),
+        "Resource": len(cat.resources),
+    }
+
+
+def _ms(r: dict[str, Any] | None, key: str) -> str:
+    return "-" if r is None else f"{r[key]:.2f}"
+
+
+def _verdict(met: bool | None) -> str:
+    return "" if met is None else (" ✅" if met else " ❌")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The figures as markdown: machine line, ingest table, latency table."""
+    m = results["machine"]
+    n = results["catalog"]["entities"]
+    backends = results["backends"]
+    lines = [
+        f"### {n:,} entities — {results['date']}",
+        "",
+        f"Machine: {m['nproc']} x {m['cpu']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
+        f"Python {m['python']}. Catalog: {n:,} entities in {results['catalog']['files']:,} files. "
+        f"Command: `{results['command']}`",
+        "",
+        "| ingest | " + " | ".join(backends) + " |",
+        "|---|" + "---|" * len(backends),
+    ]
+    rows = [
+        (
+            "register + process (s)",
+            lambda b: f"{b['ingest']['ingest_s']:.2f}{_verdict(b['ingest']['met'])}",
+        ),
+        ("entities/s", lambda b: f"{b['ingest']['entities_per_s']:,}"),
+        ("entities stored", lambda b: f"{b['ingest']['stored_entities']:,}"),
+        ("relations stored", lambda b: f"{b['ingest']['stored_relations'] or 0:,}"),
+        ("refresh, nothing changed (s)", lambda b: f"{b['ingest']['refresh_unchanged_s']:.2f}"),
+        (
+            "peak RSS ingest (MiB, + workers)",
+            lambda b: (
+                f"{b['ingest']['peak_rss_mb']:.0f} + {b['ingest']['peak_rss_workers_mb']:.0f}"
+            ),
+        ),
+        ("peak RSS server (MiB)", lambda b: f"{b['server_peak_rss_mb'] or 0:.0f}"),
+    ]
+    for label, fmt in rows:
+        lines.append(f"| {label} | " + " | ".join(fmt(b) for b in backends.values()) + " |")
+    names = list(next(iter(backends.values()))["http"]) if backends else []
+    lines += [
+        "",
+        "| HTTP, ms (p50 / p99) | " + " | ".join(backends) + " | target p99 |",
+        "|---|" + "---|" * (len(backends) + 1),
+    ]
+    for name in names:
+        cells = []
+        for b in backends.values():
+            r = b["http"].get(name)
+            cells.append(f"{_ms(r, 'p50_ms')} / {_ms(r, 'p99_ms')}{_verdict(r and r['met'])}")
+        first = next(iter(backends.values()))["http"][name]
+        target = first["target_p99_ms"]
+        lines.append(
+            f"| `{name}` | " + " | ".join(cells) + f" | {f'≤ {target:g}' if target else '-'} |"
+        )
+    lines += [
+        "",
+        f"{results['requests_per_scenario']:,} sequential requests per scenario over one "
+        "keep-alive connection after 50 warm-up requests.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """Write ``catalog-bench-<N>.json`` and ``.md`` under ``out``; returns both paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"catalog-bench-{results['catalog']['entities']}"
+    json_path = out / f"{stem}.json"
+    md_path = out / f"{stem}.md"
+    json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(markdown(results), encoding="utf-8")
+    return json_path, md_path

@@ -1,0 +1,129 @@
+"""The app factory: ``create_app(settings) -> FastAPI``.
+
+Builds the engine, migrates the database to head, builds the services, runs the first-start
+steps (organisation catalog + admin token), registers the problem+json handlers once, the
+metrics/audit middleware, the routers, and — in the lifespan — starts the catalog refresh
+loop and stops it on shutdown. No module-level app, nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+import goldenpath
+from goldenpath.api import bootstrap
+from goldenpath.api.deps import Services
+from goldenpath.api.metrics import ApiMetrics, RequestObserver
+from goldenpath.api.problems import install_exception_handlers
+from goldenpath.api.routes import auth as auth_routes
+from goldenpath.api.routes import catalog_entities, catalog_locations, health
+from goldenpath.auth.service import AuthService
+from goldenpath.catalog.refresher import Refresher
+from goldenpath.catalog.service import CatalogService
+from goldenpath.errors import NotFound
+from goldenpath.settings import Settings
+from goldenpath.store import migrate
+from goldenpath.store.engine import make_engine
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    start_refresher: bool = True,
+) -> FastAPI:
+    """Build the API application for ``settings``.
+
+    Args:
+        settings: the settings tree (data directory, database URL, catalog options).
+        clock: current UTC time for tokens and audit rows (tests inject one).
+        start_refresher: start the catalog refresh loop in the lifespan (when
+            ``settings.catalog.refresh_interval`` > 0).
+
+    Raises:
+        PlatformError: the database cannot be migrated or the first start failed.
+    """
+    svc = _build_services(settings, clock)
+    bootstrap.first_start(settings=settings, auth=svc.auth, catalog=svc.catalog)
+    app = FastAPI(
+        title="goldenpath",
+        version=getattr(goldenpath, "__version__", "0.1.0"),
+        summary="Internal Developer Platform API: Backstage-compatible catalog, auth, audit.",
+        lifespan=_lifespan(svc, start_refresher),
+        openapi_url=None,  # served by routes.health behind a token
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = svc
+    app.state.head_revisions = health.head_revisions()
+    install_exception_handlers(app)
+    app.add_middleware(RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth))
+    for module in (health, auth_routes, catalog_entities, catalog_locations):
+        app.include_router(module.router)
+    return app
+
+
+def _build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
+    engine = make_engine(settings.effective_database_url)
+    migrate.upgrade(engine)
+    catalog = CatalogService(engine=engine, settings=settings, clock=clock)
+    auth = AuthService(engine=engine, clock=clock, user_exists=_user_exists(catalog))
+    metrics = ApiMetrics(_entity_counts(catalog))
+    return Services(settings=settings, engine=engine, catalog=catalog, auth=auth, metrics=metrics)
+
+
+def _user_exists(catalog: CatalogService) -> Callable[[str], bool]:
+    def exists(ref: str) -> bool:
+        try:
+            catalog.get_entity_by_ref(ref)
+        except NotFound:
+            return False
+        return True
+
+    return exists
+
+
+def _entity_counts(catalog: CatalogService) -> Callable[[], dict[str, int]]:
+    def counts() -> dict[str, int]:
+        facets = catalog.facets(facets=["kind"], filters=None)
+        return {item["value"]: int(item["count"]) for item in facets.get("kind", [])}
+
+    return counts
+
+
+def _audit_hook(auth: AuthService) -> Callable[[Any, str, str, int], None]:
+    def hook(principal: Any, action: str, target: str, outcome: int) -> None:
+        auth.record(principal=principal, action=action, target=target, outcome=outcome)
+
+    return hook
+
+
+def _lifespan(svc: Services, start_refresher: bool) -> Callable[[FastAPI], Any]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        refresher = None
+        if start_refresher and svc.settings.catalog.refresh_interval > 0:
+            refresher = Refresher(svc.catalog, interval=svc.settings.catalog.refresh_interval)
+            refresher.start()
+        try:
+            yield
+        finally:
+            if refresher is not None:
+                refresher.stop()
+            svc.engine.dispose()
+
+    return lifespan

@@ -1,0 +1,76 @@
+"""Request dependencies: the services of the running app and the authenticated principal.
+
+Every route except ``/healthz`` and ``/readyz`` depends on :func:`principal`, which reads
+``Authorization: Bearer <token>``, authenticates it (401 otherwise) and refuses writes by
+viewer tokens (403). The principal is kept on ``request.state`` for the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from goldenpath.auth.models import Principal
+from goldenpath.auth.service import AuthService, require_admin, require_write
+from goldenpath.settings import Settings
+
+if TYPE_CHECKING:
+    from goldenpath.api.metrics import ApiMetrics
+
+__all__ = ["AdminDep", "PrincipalDep", "Services", "ServicesDep", "principal", "services"]
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a route may call, built once by ``create_app``."""
+
+    settings: Settings
+    engine: Engine
+    catalog: Any  # goldenpath.catalog.service.CatalogService
+    auth: AuthService
+    metrics: ApiMetrics
+
+
+def services(request: Request) -> Services:
+    """The app's :class:`Services`."""
+    result: Services = request.app.state.services
+    return result
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def principal(request: Request, svc: ServicesDep) -> Principal:
+    """Authenticate the request.
+
+    Raises:
+        Unauthorized: no, unknown, revoked or expired token (401).
+        Forbidden: a viewer token on a method other than GET/HEAD (403).
+    """
+    who = svc.auth.authenticate(_bearer(request))
+    request.state.principal = who
+    require_write(who, request.method)
+    return who
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def admin(who: PrincipalDep) -> Principal:
+    """Like :func:`principal`, and additionally require the admin role (403 otherwise)."""
+    require_admin(who)
+    return who
+
+
+AdminDep = Annotated[Principal, Depends(admin)]

@@ -1,0 +1,2 @@
+"""API routers, one module per domain: ``health``, ``auth``, ``catalog_entities``,
+``catalog_locations``."""

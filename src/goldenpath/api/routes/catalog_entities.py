@@ -1,0 +1,156 @@
+"""``/api/catalog/entities*`` and ``/api/catalog/entity-facets``: Backstage's catalog read API.
+
+Paths and response shapes follow
+https://backstage.io/docs/features/software-catalog/software-catalog-api so that
+``@backstage/catalog-client`` works unchanged. Differences, all to stay bounded:
+
+- ``GET /entities`` returns at most ``limit`` entities (default and maximum
+  ``ENTITIES_MAX_LIMIT``). When more exist, the response carries Backstage's own
+  ``Link: </api/catalog/entities?...&after=<cursor>>; rel="next"`` header; ``offset`` is
+  accepted for compatibility (skips within the bounded window only).
+- ``GET /entities/by-query`` defaults to 20 items, at most ``QUERY_MAX_LIMIT``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from goldenpath.api.deps import PrincipalDep, ServicesDep
+from goldenpath.api.routes._params import fields_param, legacy_order_param, order_field_param
+from goldenpath.errors import InvalidInput
+
+__all__ = ["ENTITIES_MAX_LIMIT", "QUERY_MAX_LIMIT", "router"]
+
+ENTITIES_MAX_LIMIT = 500
+QUERY_MAX_LIMIT = 500
+QUERY_DEFAULT_LIMIT = 20
+
+router = APIRouter(prefix="/api/catalog", tags=["catalog"])
+
+FilterQ = Annotated[
+    list[str] | None, Query(description="kind=component,spec.type=service; repeat = OR")
+]
+FieldsQ = Annotated[list[str] | None, Query(description="comma-separated paths to keep")]
+
+
+@router.get("/entities", summary="List entities (Backstage: GET /entities), bounded")
+def list_entities(
+    request: Request,
+    svc: ServicesDep,
+    _who: PrincipalDep,
+    filter: FilterQ = None,
+    fields: FieldsQ = None,
+    limit: Annotated[int, Query(ge=0, le=ENTITIES_MAX_LIMIT)] = ENTITIES_MAX_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=ENTITIES_MAX_LIMIT)] = 0,
+    after: str | None = None,
+    order: Annotated[list[str] | None, Query(description="asc:metadata.name")] = None,
+) -> Response:
+    """A JSON array of entities; ``Link: <…after=…>; rel="next"`` when more exist."""
+    page = svc.catalog.query_entities(
+        filters=filter or [], order=legacy_order_param(order), limit=limit + offset,
+        cursor=after, fields=fields_param(fields),
+    )
+    items = page.items[offset:] if limit else []
+    headers = {}
+    if page.next_cursor and limit:
+        headers["Link"] = _next_link(request, page.next_cursor)
+    return JSONResponse(items, headers=headers)
+
+
+def _next_link(request: Request, cursor: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("after", "offset")]
+    params.append(("after", cursor))
+    return f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+
+
+@router.get("/entities/by-query", summary="Query entities with cursor paging (Backstage)")
+def query_entities(
+    svc: ServicesDep,
+    _who: PrincipalDep,
+    filter: FilterQ = None,
+    fields: FieldsQ = None,
+    limit: Annotated[int, Query(ge=0, le=QUERY_MAX_LIMIT)] = QUERY_DEFAULT_LIMIT,
+    orderField: Annotated[list[str] | None, Query(description="metadata.name,asc")] = None,
+    fullTextFilterTerm: str | None = None,
+    fullTextFilterFields: FieldsQ = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """``{"items", "totalItems", "pageInfo": {"nextCursor"?, "prevCursor"?}}``."""
+    full_text = None
+    if fullTextFilterTerm and fullTextFilterTerm.strip():
+        full_text = {
+            "term": fullTextFilterTerm.strip(), "fields": fields_param(fullTextFilterFields)
+        }
+    page = svc.catalog.query_entities(
+        filters=filter or [], full_text=full_text, order=order_field_param(orderField),
+        limit=limit, cursor=cursor, fields=fields_param(fields),
+    )
+    page_info = {
+        key: value
+        for key, value in (("nextCursor", page.next_cursor), ("prevCursor", page.prev_cursor))
+        if value
+    }
+    return {"items": page.items, "totalItems": page.total_items, "pageInfo": page_info}
+
+
+class EntitiesByRefs(BaseModel):
+    """Body of ``POST /entities/by-refs``."""
+
+    entityRefs: list[str] = Field(max_length=1000)
+    fields: list[str] | None = None
+
+
+@router.post("/entities/by-refs", summary="Entities for a list of refs, in order (Backstage)")
+def entities_by_refs(
+    body: EntitiesByRefs, svc: ServicesDep, _who: PrincipalDep, filter: FilterQ = None
+) -> dict[str, Any]:
+    """``{"items": [entity | null, ...]}`` in the order of ``entityRefs``."""
+    if filter:
+        raise InvalidInput("filter: not supported on by-refs; filter the returned items instead")
+    items = svc.catalog.get_entities_by_refs(body.entityRefs, fields=fields_param(body.fields))
+    return {"items": items}
+
+
+@router.get("/entities/by-name/{kind}/{namespace}/{name}", summary="One entity by ref (Backstage)")
+def entity_by_name(
+    kind: str, namespace: str, name: str, svc: ServicesDep, _who: PrincipalDep
+) -> Any:
+    """The entity, or a 404 problem."""
+    return svc.catalog.get_entity_by_ref(f"{kind}:{namespace}/{name}")
+
+
+@router.get("/entities/by-name/{kind}/{namespace}/{name}/ancestry", summary="Ancestry (Backstage)")
+def entity_ancestry(
+    kind: str, namespace: str, name: str, svc: ServicesDep, _who: PrincipalDep
+) -> Any:
+    """``{"rootEntityRef", "items": [{"entity", "parentEntityRefs"}]}``."""
+    return svc.catalog.ancestry(f"{kind}:{namespace}/{name}")
+
+
+@router.get("/entities/by-uid/{uid}", summary="One entity by metadata.uid (Backstage)")
+def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> Any:
+    """The entity, or a 404 problem."""
+    return svc.catalog.get_entity_by_uid(uid)
+
+
+@router.delete("/entities/by-uid/{uid}", status_code=204, summary="Delete an entity (Backstage)")
+def delete_entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> Response:
+    """204; the entity comes back on the next refresh if its location still emits it."""
+    svc.catalog.delete_entity_by_uid(uid)
+    return Response(status_code=204)
+
+
+@router.get("/entity-facets", summary="Value counts of entity fields (Backstage)")
+def entity_facets(
+    svc: ServicesDep,
+    _who: PrincipalDep,
+    facet: Annotated[list[str], Query(min_length=1, max_length=20)],
+    filter: FilterQ = None,
+) -> dict[str, Any]:
+    """``{"facets": {"<facet>": [{"value", "count"}]}}``."""
+    return {"facets": svc.catalog.facets(facets=facet, filters=filter or [])}

@@ -1,0 +1,174 @@
+"""From a registered location to a :class:`~goldenpath.catalog.store.sync.LocationPass` (no database).
+
+Reads the location's files (:mod:`goldenpath.catalog.locations`), processes them through the
+pipeline (:mod:`goldenpath.catalog.processing`) — in a process pool of up to two workers when
+there are many files — and sorts the outcome into valid candidates, errors and invalid refs.
+Like Backstage, every registered location also yields a ``Location`` entity named
+``generated-<sha1 of "type:target">`` that is the parent of what the location emits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goldenpath.catalog import locations, processing
+from goldenpath.catalog.model import Entity, EntityError, ProcessedDocument
+from goldenpath.catalog.placeholders import file_reader
+from goldenpath.catalog.store.sync import Candidate, ErrorRow, LocationPass
+from goldenpath.errors import PlatformError
+
+__all__ = [
+    "POOL_THRESHOLD",
+    "Processor",
+    "build_pass",
+    "failed_pass",
+    "generated_location",
+    "generated_ref",
+]
+
+#: below this many files, processing stays in-process (a pool costs ~0.2 s to start)
+POOL_THRESHOLD = 200
+
+
+def generated_location(type: str, target: str) -> Entity:
+    """The ``Location`` entity Backstage generates for a registered location."""
+    key = f"{type}:{target}"
+    name = "generated-" + hashlib.sha1(key.encode()).hexdigest()
+    return {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Location",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "annotations": {
+                processing.ANNOTATION_LOCATION: key,
+                processing.ANNOTATION_ORIGIN_LOCATION: key,
+            },
+        },
+        "spec": {"type": type, "target": target},
+    }
+
+
+def generated_ref(type: str, target: str) -> str:
+    """Lower-cased ref of :func:`generated_location`."""
+    return f"location:default/{generated_location(type, target)['metadata']['name']}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    path: str
+    key: str
+    origin: str
+    allowed: frozenset[str]
+    max_bytes: int
+    max_aliases: int
+    roots: tuple[str, ...]
+
+
+def _process_job(job: _Job) -> list[ProcessedDocument]:
+    path = Path(job.path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        err = EntityError("", f"cannot read {path}: {e.strerror or e}", "read")
+        return [ProcessedDocument(source=str(path), index=0, entity=None, errors=[err])]
+    return processing.process_text(
+        data, source=str(path), rules=processing.KindRules(job.allowed), base_dir=path.parent,
+        location_key=job.key, origin_location_key=job.origin,
+        reader=file_reader([Path(r) for r in job.roots]),
+        max_bytes=job.max_bytes, max_aliases=job.max_aliases,
+    )
+
+
+class Processor:
+    """Processes batches of files for one location (in a pool when the batch is large).
+
+    Args:
+        rules: allowed kinds.
+        origin: ``backstage.io/managed-by-origin-location`` for everything processed.
+        roots: directories ``$text``/``$json``… placeholders may read (empty: the file's dir).
+    """
+
+    def __init__(self, *, rules: processing.KindRules, origin: str, roots: Sequence[Path],
+                 max_bytes: int, max_aliases: int) -> None:
+        self._template = _Job("", "", origin, rules.allowed, max_bytes, max_aliases,
+                              tuple(str(r) for r in roots))
+
+    def __call__(self, files: list[locations.SourceFile]) -> list[list[ProcessedDocument]]:
+        """One result list per file, in order."""
+        t = self._template
+        jobs = [_Job(str(f.path), f.key, t.origin, t.allowed, t.max_bytes, t.max_aliases, t.roots)
+                for f in files]
+        workers = min(2, os.cpu_count() or 1)
+        if len(jobs) < POOL_THRESHOLD or workers < 2:
+            return [_process_job(j) for j in jobs]
+        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            return list(pool.map(_process_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+
+
+def _errors_of(doc: ProcessedDocument) -> list[ErrorRow]:
+    return [ErrorRow(doc.source, doc.index, doc.ref, e.stage, e.path, e.message)
+            for e in doc.errors]
+
+
+def status_items(errors: list[ErrorRow]) -> list[dict[str, Any]]:
+    """Backstage's ``status.items`` entries for processing errors of one entity."""
+    return [{"type": "backstage.io/catalog-processing", "level": "error",
+             "message": f"{e.path}: {e.message}" if e.path else e.message,
+             "error": {"name": "InputError", "message": e.message}} for e in errors]
+
+
+def build_pass(location: dict[str, Any], read: locations.ReadResult) -> LocationPass:
+    """Sort a location's read result into candidates (first of a ref wins), errors, invalid refs."""
+    root = generated_location(location["type"], location["target"])
+    root_ref = generated_ref(location["type"], location["target"])
+    candidates = {root_ref: Candidate(root_ref, root, [], f"{location['type']}:"
+                                      f"{location['target']}", None, source=location["target"])}
+    errors: list[ErrorRow] = []
+    invalid: list[str] = []
+    for emitted in read.documents:
+        doc = emitted.doc
+        if doc.ignored:
+            continue
+        if doc.errors or doc.entity is None or doc.ref is None:
+            errors.extend(_errors_of(doc))
+            if doc.ref:
+                invalid.append(doc.ref)
+            continue
+        if doc.ref in candidates:
+            first = candidates[doc.ref]
+            errors.append(ErrorRow(doc.source, doc.index, doc.ref, "conflict", "",
+                                   f"Entity {doc.ref} is defined twice in this location; the "
+                                   f"first one ({first.source} document {first.doc_index}) is "
+                                   "kept. Remove the duplicate."))
+            continue
+        candidates[doc.ref] = Candidate(doc.ref, doc.entity, doc.relations, emitted.file.key,
+                                        emitted.file.parent_ref, source=doc.source,
+                                        doc_index=doc.index)
+    for err in read.errors:
+        errors.append(ErrorRow(err.source, err.doc_index, err.entity_ref, "read", "spec.target",
+                               err.message))
+    for err in errors:
+        if err.entity_ref in candidates and err.stage == "read":
+            candidates[err.entity_ref].status_items.extend(status_items([err]))
+    return LocationPass(location["id"], list(candidates.values()), errors,
+                        [r for r in invalid if r not in candidates], set(invalid),
+                        set(read.failed_parents), complete=True)
+
+
+def failed_pass(location: dict[str, Any], error: PlatformError) -> LocationPass:
+    """The pass of a location whose own target could not be read: nothing is orphaned."""
+    root_ref = generated_ref(location["type"], location["target"])
+    err = ErrorRow(location["target"], None, root_ref, "read", "spec.target", error.message)
+    root = Candidate(root_ref, generated_location(location["type"], location["target"]), [],
+                     f"{location['type']}:{location['target']}", None, status_items([err]),
+                     source=location["target"])
+    return LocationPass(location["id"], [root], [err], [], set(), set(), complete=False)

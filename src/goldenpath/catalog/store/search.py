@@ -1,0 +1,89 @@
+"""Derived search data of an entity: flattened leaf rows and the full-text document.
+
+Follows Backstage's ``buildEntitySearch``: every leaf path of the entity, lower-cased
+(``metadata.name``, ``spec.type``, ``metadata.annotations.backstage.io/techdocs-ref``, arrays
+as repeated keys: ``metadata.tags``), values lower-cased next to their original spelling;
+values longer than :data:`MAX_VALUE_LENGTH` are kept as ``NULL`` (the key still "exists").
+Relations are not flattened here: ``relations.<type>`` filters read the relations table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from goldenpath.catalog.store.tables import MAX_VALUE_LENGTH
+
+__all__ = ["MAX_ROWS_PER_ENTITY", "full_text_document", "search_rows"]
+
+#: an entity with a huge spec (templates) does not get more search rows than this
+MAX_ROWS_PER_ENTITY = 400
+_SKIPPED = {"relations", "status", "metadata.etag"}
+
+
+def _leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            child = f"{path}.{key}" if path else str(key)
+            if child.lower() in _SKIPPED:
+                continue
+            yield from _leaves(value, child)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, Mapping | list):
+                yield from _leaves(item, path)
+            else:
+                yield path, item
+    else:
+        yield path, node
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def search_rows(entity: Mapping[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """``(key, value, original_value)`` rows for one entity; keys and values lower-cased.
+
+    ``metadata.namespace`` is always present (``default`` when absent), like Backstage.
+    """
+    rows: list[tuple[str, str | None, str | None]] = []
+    seen: set[tuple[str, str | None]] = set()
+    metadata = entity.get("metadata") or {}
+    if "namespace" not in metadata:
+        rows.append(("metadata.namespace", "default", "default"))
+    for path, raw in _leaves(entity, ""):
+        key = path.lower()
+        if len(key) > 200:
+            continue
+        original = _text(raw)
+        if original is not None and len(original) > MAX_VALUE_LENGTH:
+            original = None
+        value = None if original is None else original.lower()
+        if (key, value) in seen:
+            continue
+        seen.add((key, value))
+        rows.append((key, value, original))
+        if len(rows) >= MAX_ROWS_PER_ENTITY:
+            break
+    return rows
+
+
+def full_text_document(entity: Mapping[str, Any]) -> str:
+    """The text full-text search matches: name, title, description, tags and owner."""
+    metadata = entity.get("metadata") or {}
+    spec = entity.get("spec") or {}
+    parts: list[Any] = [
+        metadata.get("name"),
+        metadata.get("title"),
+        metadata.get("description"),
+        spec.get("owner") if isinstance(spec, Mapping) else None,
+    ]
+    tags = metadata.get("tags")
+    if isinstance(tags, list):
+        parts.extend(tags)
+    return " ".join(str(p) for p in parts if isinstance(p, str | int | float) and p != "")

@@ -1,0 +1,125 @@
+"""The catalog's tables, declared on the shared :data:`goldenpath.store.metadata.metadata`.
+
+Migration ``0001_catalog`` creates exactly these (plus the dialect-specific full-text parts:
+an FTS5 table ``catalog_fts`` kept in sync by triggers on SQLite, a generated ``tsvector``
+column ``search_tsv`` with a GIN index on PostgreSQL).
+
+Shapes follow Backstage's catalog backend (``final_entities``, ``search``, ``relations``,
+``locations``): https://backstage.io/docs/features/software-catalog/life-of-an-entity
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from goldenpath.store.metadata import metadata
+
+__all__ = [
+    "MAX_VALUE_LENGTH",
+    "catalog_entities",
+    "catalog_errors",
+    "catalog_locations",
+    "catalog_relations",
+    "catalog_search",
+]
+
+#: search values longer than this are stored as NULL (still matched by "exists"), as Backstage
+MAX_VALUE_LENGTH = 200
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+catalog_locations = sa.Table(
+    "catalog_locations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("target", sa.String(2000), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("type", "target", name="uq_catalog_locations_type_target"),
+)
+
+catalog_entities = sa.Table(
+    "catalog_entities",
+    metadata,
+    # integer row id: the FTS5 content rowid on SQLite and a compact join key
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("entity_id", sa.String(36), nullable=False, unique=True),  # metadata.uid
+    sa.Column("entity_ref", sa.String(700), nullable=False, unique=True),  # lower-cased
+    sa.Column("kind", sa.String(100), nullable=False),  # lower-cased
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column(
+        "location_id",
+        sa.String(36),
+        sa.ForeignKey("catalog_locations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("location_key", sa.String(2000), nullable=True),  # source file key
+    sa.Column("parent_ref", sa.String(700), nullable=True),  # emitting Location entity
+    sa.Column("hash", sa.String(40), nullable=False),
+    sa.Column("etag", sa.String(40), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, default=1),
+    sa.Column("entity", sa.Text, nullable=False),  # JSON, without relations
+    sa.Column("search_text", sa.Text, nullable=True),  # name title description tags owner
+    sa.Column("orphaned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_catalog_entities_location_id", "location_id"),
+    sa.Index("ix_catalog_entities_kind_namespace_name", "kind", "namespace", "name"),
+    sa.Index("ix_catalog_entities_name", "name"),
+)
+
+catalog_search = sa.Table(
+    "catalog_search",
+    metadata,
+    sa.Column(
+        "entity_id",
+        sa.String(36),
+        sa.ForeignKey("catalog_entities.entity_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("key", sa.String(200), nullable=False),  # lower-cased leaf path
+    sa.Column("value", sa.String(MAX_VALUE_LENGTH), nullable=True),  # lower-cased
+    sa.Column("original_value", sa.String(MAX_VALUE_LENGTH), nullable=True),
+    # covering for filters (key, value → entity_id) and facets (… → original_value)
+    sa.Index("ix_catalog_search_key_value", "key", "value", "original_value", "entity_id"),
+    sa.Index("ix_catalog_search_entity_id", "entity_id"),
+)
+
+catalog_relations = sa.Table(
+    "catalog_relations",
+    metadata,
+    sa.Column(
+        "originating_entity_id",
+        sa.String(36),
+        sa.ForeignKey("catalog_entities.entity_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("source_entity_ref", sa.String(700), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("target_entity_ref", sa.String(700), nullable=False),
+    sa.Index("ix_catalog_relations_source", "source_entity_ref"),
+    sa.Index("ix_catalog_relations_target", "target_entity_ref", "type"),
+    sa.Index("ix_catalog_relations_originating", "originating_entity_id"),
+)
+
+catalog_errors = sa.Table(
+    "catalog_errors",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column(
+        "location_id",
+        sa.String(36),
+        sa.ForeignKey("catalog_locations.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("source", sa.String(2000), nullable=False),
+    sa.Column("doc_index", sa.Integer, nullable=True),
+    sa.Column("entity_ref", sa.String(700), nullable=True),
+    sa.Column("stage", sa.String(40), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_catalog_errors_location_id", "location_id"),
+    sa.Index("ix_catalog_errors_entity_ref", "entity_ref"),
+)

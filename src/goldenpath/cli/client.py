@@ -1,0 +1,158 @@
+"""The HTTP client every ``platform`` command goes through.
+
+:func:`connect` picks the server: ``settings.server.url`` when configured, otherwise the
+local server of ``GOLDENPATH_HOME``, started in the background (or reused) by
+:mod:`goldenpath.cli.localserver`. The token comes from ``settings.server.token``
+(``GOLDENPATH_SERVER__TOKEN``) or the admin token file the server wrote at first start.
+
+Error responses (RFC 9457 ``application/problem+json``) become :mod:`goldenpath.errors`
+exceptions by status, so :mod:`goldenpath.cli.exits` maps them to exit codes in one place.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from goldenpath import errors
+from goldenpath.cli import localserver
+from goldenpath.settings import Settings
+
+__all__ = ["PlatformClient", "connect", "error_from_response", "read_token"]
+
+_TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # seconds; imports of big trees take a while
+
+_BY_STATUS: dict[int, type[errors.PlatformError]] = {
+    400: errors.InvalidInput,
+    422: errors.InvalidInput,
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    502: errors.Unavailable,
+    503: errors.Unavailable,
+    504: errors.Unavailable,
+}
+
+
+class PlatformClient:
+    """A small synchronous client of the goldenpath REST API.
+
+    Args:
+        base_url: the server's root URL, e.g. ``http://127.0.0.1:8042``.
+        token: API token sent as ``Authorization: Bearer``; None sends no header.
+        timeout: httpx timeout (default 5 s to connect, 120 s to read).
+
+    Every method returns the decoded JSON body (None for an empty body) and raises a
+    :class:`goldenpath.errors.PlatformError` subclass for an error status or when the
+    server cannot be reached (:class:`~goldenpath.errors.Unavailable`).
+    """
+
+    def __init__(
+        self, base_url: str, token: str | None, *, timeout: httpx.Timeout = _TIMEOUT
+    ) -> None:
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def get(self, path: str, params: Any = None) -> Any:
+        """``GET path`` with query ``params`` (a dict or a list of pairs for repeated keys)."""
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any = None, params: Any = None) -> Any:
+        """``POST path`` with a JSON body."""
+        return self.request("POST", path, body=body, params=params)
+
+    def delete(self, path: str) -> Any:
+        """``DELETE path``."""
+        return self.request("DELETE", path)
+
+    def request(self, method: str, path: str, *, body: Any = None, params: Any = None) -> Any:
+        """Send one request and decode the answer; see the class docstring for errors."""
+        try:
+            response = self._http.request(method, path, json=body, params=params)
+        except httpx.TimeoutException as e:
+            raise errors.Unavailable(
+                f"{method} {self.base_url}{path}: the server did not answer in time ({e}); "
+                "check `platform server status` and try again"
+            ) from e
+        except httpx.HTTPError as e:
+            raise errors.Unavailable(
+                f"{method} {self.base_url}{path}: cannot reach the server ({e}); start it with "
+                "`platform server start` or fix GOLDENPATH_SERVER__URL"
+            ) from e
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as e:
+            raise errors.PlatformError(
+                f"{method} {self.base_url}{path}: the server answered with non-JSON content"
+            ) from e
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def error_from_response(response: httpx.Response) -> errors.PlatformError:
+    """Translate an error response (problem+json or not) into a goldenpath error.
+
+    The problem's ``detail`` (else ``title``) becomes the message; its other members
+    (``errors``, ``instance``, …) are kept in ``details``. Unknown statuses → PlatformError.
+    """
+    cls = _BY_STATUS.get(response.status_code, errors.PlatformError)
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        text = response.text.strip()[:300]
+        return cls(f"HTTP {response.status_code} from {response.request.url}: {text}")
+    message = str(problem.get("detail") or problem.get("title") or f"HTTP {response.status_code}")
+    details = {k: v for k, v in problem.items() if k not in {"detail", "title", "type"}}
+    return cls(message, details=details)
+
+
+def read_token(settings: Settings) -> str | None:
+    """``settings.server.token``, else the admin token file's content, else None."""
+    if settings.server.token:
+        return settings.server.token
+    try:
+        return settings.admin_token_file.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def connect(settings: Settings) -> PlatformClient:
+    """A client for the configured server, auto-starting the local one when none is set.
+
+    Raises:
+        Unavailable: the local server could not be started.
+        Unauthorized: no token is configured and no admin token file exists.
+    """
+    url = settings.server.url or localserver.ensure_running(settings)
+    token = read_token(settings)
+    if token is None:
+        raise errors.Unauthorized(
+            f"no API token: set GOLDENPATH_SERVER__TOKEN, or let the local server write "
+            f"{settings.admin_token_file} (it does so at first start)"
+        )
+    return PlatformClient(url, token)

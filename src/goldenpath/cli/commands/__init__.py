@@ -1,0 +1,1 @@
+"""Command groups of ``platform``: one module per group (``server``, ``catalog``, ``auth``)."""

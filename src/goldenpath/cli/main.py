@@ -1,0 +1,111 @@
+"""The ``platform`` command: entry point, root options and the one place errors become exit codes.
+
+``main()`` is the console script (``platform = goldenpath.cli.main:main``). Every command
+raises :mod:`goldenpath.errors` exceptions; :class:`_PlatformGroup` prints them on stderr and
+exits with the code :func:`goldenpath.cli.exits.exit_code_for` picks (table in ``docs/cli.md``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from goldenpath import __version__, errors
+from goldenpath.cli import exits, output
+from goldenpath.cli.commands import auth, catalog, server
+
+__all__ = ["app", "main"]
+
+
+class _PlatformGroup(TyperGroup):
+    """Root group: maps PlatformError (and unexpected errors) to exit codes, once."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`platform … | head`): stop quietly, as other CLIs do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(exits.OK) from None
+        except errors.PlatformError as e:
+            _report(e)
+            raise typer.Exit(exits.exit_code_for(e)) from e
+        except Exception as e:
+            if os.environ.get("GOLDENPATH_DEBUG"):
+                raise
+            output.stderr().print(
+                f"[bold red]internal error:[/] {type(e).__name__}: {e}\n"
+                "Run again with GOLDENPATH_DEBUG=1 for the traceback.",
+                markup=True,
+                highlight=False,
+            )
+            raise typer.Exit(exits.INTERNAL) from e
+
+
+def _report(error: errors.PlatformError) -> None:
+    console = output.stderr()
+    console.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    for item in error.details.get("errors") or []:
+        if isinstance(item, dict):
+            where = item.get("path") or item.get("field") or item.get("loc") or ""
+            message = item.get("message") or item.get("msg") or item
+            console.print(f"  - {where}: {message}" if where else f"  - {message}", markup=False)
+
+
+app = typer.Typer(
+    name="platform",
+    cls=_PlatformGroup,
+    help=(
+        "goldenpath — the Internal Developer Platform CLI.\n\n"
+        "Talks to the goldenpath API. Without GOLDENPATH_SERVER__URL it starts (or reuses) a "
+        "local server for the data directory GOLDENPATH_HOME.\n\n"
+        "Examples:\n\n"
+        "  platform catalog import ./examples/catalog\n\n"
+        "  platform catalog ls --kind component -o json\n\n"
+        "  platform catalog validate catalog-info.yaml\n\n"
+        "  platform server status"
+    ),
+    epilog=exits.EPILOG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(server.app, name="server")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(auth.app, name="auth")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"platform (goldenpath) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Root options."""
+
+
+def main() -> None:
+    """Console-script entry point: run the ``platform`` app and exit with its code."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Presenting results: Rich tables for people, JSON or YAML for scripts.
+
+Every command takes ``--output/-o table|json|yaml`` (:data:`OutputOption`). Results go to
+stdout; progress, hints and errors go to stderr (:func:`stderr`), so ``-o json`` output can
+always be piped into ``jq``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+__all__ = [
+    "OutputFormat",
+    "OutputOption",
+    "emit",
+    "emit_json_line",
+    "make_table",
+    "stderr",
+    "stdout",
+]
+
+
+class OutputFormat(enum.StrEnum):
+    """How a command prints its result."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        help="table (for people), json or yaml (for scripts; diagnostics go to stderr).",
+        case_sensitive=False,
+    ),
+]
+
+
+def stdout() -> Console:
+    """A Rich console on the current ``sys.stdout`` (resolved per call, so tests can capture)."""
+    return Console(soft_wrap=False)
+
+
+def stderr() -> Console:
+    """A Rich console on ``sys.stderr`` for progress, hints and errors."""
+    return Console(stderr=True, soft_wrap=True)
+
+
+def emit(
+    data: Any,
+    fmt: OutputFormat,
+    table: Callable[[Any], Any] | None = None,
+) -> None:
+    """Print ``data`` in format ``fmt``.
+
+    Args:
+        data: JSON-compatible value (dicts, lists, strings, numbers, None).
+        fmt: the requested :class:`OutputFormat`.
+        table: builds the Rich renderable for ``table`` output from ``data``; when omitted
+            the table format falls back to YAML, which reads well for nested documents.
+    """
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif fmt is OutputFormat.yaml or table is None:
+        typer.echo(_yaml(data), nl=False)
+    else:
+        stdout().print(table(data))
+
+
+def emit_json_line(data: Any) -> None:
+    """Print one compact JSON object on its own line (JSON Lines)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def make_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> Table:
+    """A Rich table with the given column headers; ``None`` cells print as empty."""
+    result = Table(title=title, header_style="bold", show_lines=False)
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*("" if cell is None else str(cell) for cell in row))
+    return result
+
+
+def _yaml(data: Any) -> str:
+    return yaml.safe_dump(
+        json.loads(json.dumps(data, default=str)),
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )

@@ -1,0 +1,151 @@
+"""The registry of processes the platform started for one data directory.
+
+One JSON file per process under ``<home>/run/pids/<pid>.json``::
+
+    {"pid": 4242, "role": "server", "create_time": 1732245600.12,
+     "cmdline": ["/…/python", "-m", "goldenpath.cli", "server"], "registered_at": 1732245600.5}
+
+``create_time`` is the kernel's process start time (``psutil.Process.create_time()``, seconds
+since the epoch). A record only matches a live process when the PID exists AND its start time
+is the recorded one, so a PID the OS has reused for an unrelated process is never signalled.
+The server registers itself; later features (local runtime processes) add their own records
+with :func:`register`, and ``platform server stop --all`` stops everything listed here.
+
+Plain Python with no CLI imports, so lower layers can use it once it moves there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+__all__ = [
+    "ProcessRecord",
+    "is_alive",
+    "live_process",
+    "read_all",
+    "register",
+    "registry_dir",
+    "terminate",
+    "unregister",
+]
+
+_CREATE_TIME_TOLERANCE = 0.05  # seconds; create_time is derived from clock ticks
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRecord:
+    """One process the platform started: PID, role and identity (start time, command line)."""
+
+    pid: int
+    role: str
+    create_time: float
+    cmdline: list[str] = field(default_factory=list)
+    registered_at: float = 0.0
+
+
+def registry_dir(run_dir: Path) -> Path:
+    """``<run_dir>/pids``, the folder holding one ``<pid>.json`` per registered process."""
+    return run_dir / "pids"
+
+
+def register(run_dir: Path, pid: int, *, role: str) -> ProcessRecord:
+    """Record a running process so ``platform server stop --all`` can stop it later.
+
+    Args:
+        run_dir: ``settings.run_dir`` of the data directory.
+        pid: a live process id.
+        role: what it is (``server``, ``workload:my-api``, …), shown by ``server status``.
+
+    Raises:
+        psutil.NoSuchProcess: the process is already gone.
+    """
+    proc = psutil.Process(pid)
+    record = ProcessRecord(
+        pid=pid,
+        role=role,
+        create_time=proc.create_time(),
+        cmdline=_cmdline(proc),
+        registered_at=time.time(),
+    )
+    folder = registry_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = folder / f".{pid}.json.tmp"
+    tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")
+    os.replace(tmp, folder / f"{pid}.json")
+    return record
+
+
+def unregister(run_dir: Path, pid: int) -> None:
+    """Forget a process (no error when it was not registered)."""
+    with contextlib.suppress(FileNotFoundError):
+        (registry_dir(run_dir) / f"{pid}.json").unlink()
+
+
+def read_all(run_dir: Path) -> list[ProcessRecord]:
+    """Every record in the registry, ordered by PID; unreadable files are skipped."""
+    records = []
+    folder = registry_dir(run_dir)
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            records.append(ProcessRecord(**data))
+        except (OSError, ValueError, TypeError):
+            continue
+    return sorted(records, key=lambda r: r.pid)
+
+
+def live_process(record: ProcessRecord) -> psutil.Process | None:
+    """The live process ``record`` describes, or None when it exited or its PID was reused."""
+    try:
+        proc = psutil.Process(record.pid)
+        if abs(proc.create_time() - record.create_time) > _CREATE_TIME_TOLERANCE:
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def is_alive(record: ProcessRecord) -> bool:
+    """True when the recorded process still runs (same PID and same start time)."""
+    return live_process(record) is not None
+
+
+def terminate(record: ProcessRecord, *, timeout: float = 10.0) -> bool:
+    """Stop a recorded process and its children: SIGTERM, then SIGKILL after ``timeout`` s.
+
+    Returns:
+        True when a live process was stopped, False when it was already gone (or the PID
+        now belongs to another process, which is left alone).
+    """
+    proc = live_process(record)
+    if proc is None:
+        return False
+    try:
+        family = [*proc.children(recursive=True), proc]
+    except psutil.NoSuchProcess:
+        return False
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _gone, alive = psutil.wait_procs(family, timeout=timeout)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    return True
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return list(proc.cmdline())
+    except (psutil.AccessDenied, psutil.ZombieProcess):
+        return []

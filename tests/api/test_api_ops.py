@@ -1,0 +1,131 @@
+"""Operations surface: problem+json mapping, readiness, metrics, OpenAPI, and ``serve.run``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from conftest import Api, make_settings
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+
+from goldenpath.api.app import create_app
+from goldenpath.store import migrate
+
+PROBLEM = "application/problem+json"
+
+
+def test_unknown_route_is_a_404_problem(api: Api) -> None:
+    response = api.get("/api/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["instance"] == "/api/nope" and body["type"].endswith("not_found")
+
+
+def test_bad_query_parameters_are_a_400_problem_naming_the_field(api: Api) -> None:
+    response = api.get("/api/catalog/entities/by-query", params={"limit": "many"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert [e["path"] for e in response.json()["errors"]] == ["query.limit"]
+
+
+def test_unexpected_errors_are_a_500_problem_without_internals(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path / "home"))
+
+    def boom() -> None:
+        raise RuntimeError("secret internals /etc/shadow")
+
+    app.add_api_route("/boom", boom, methods=["POST"])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/boom")
+        token = app.state.services.settings.admin_token_file.read_text().strip()
+        metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert "secret" not in response.text and "RuntimeError" not in response.text
+    assert 'goldenpath_http_requests_total{method="POST",route="/boom",status="500"} 1.0' in metrics
+
+
+def test_readyz_reports_a_database_behind_head(api: Api) -> None:
+    assert api.client.get("/readyz").status_code == 200
+    engine = create_engine(api.settings.effective_database_url)
+    migrate.downgrade(engine, "0001_catalog")
+    engine.dispose()
+    response = api.client.get("/readyz")
+    assert response.status_code == 503
+    assert "0001_catalog" in response.json()["detail"]
+
+
+def test_metrics_count_requests_by_route_template_and_entities_by_kind(catalog_api: Api) -> None:
+    api = catalog_api
+    for name in ("checkout", "payments", "nope"):
+        api.get(f"/api/catalog/entities/by-name/component/default/{name}")
+    text = api.get("/metrics").text
+    route = "/api/catalog/entities/by-name/{kind}/{namespace}/{name}"
+    assert f'goldenpath_http_requests_total{{method="GET",route="{route}",status="200"}} 2.0' in text
+    assert f'goldenpath_http_requests_total{{method="GET",route="{route}",status="404"}} 1.0' in text
+    assert f'goldenpath_http_request_duration_seconds_bucket{{le="+Inf",method="GET",route="{route}",status="200"}} 2.0' in text  # noqa: E501
+    assert 'goldenpath_catalog_entities{kind="Component"} 5.0' in text
+    assert "/api/catalog/entities/by-name/component/default/checkout" not in text
+
+
+def test_openapi_lists_the_backstage_paths(api: Api) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/catalog/entities",
+        "/api/catalog/entities/by-query",
+        "/api/catalog/entities/by-refs",
+        "/api/catalog/entities/by-name/{kind}/{namespace}/{name}",
+        "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry",
+        "/api/catalog/entities/by-uid/{uid}",
+        "/api/catalog/entity-facets",
+        "/api/catalog/locations",
+        "/api/catalog/locations/{location_id}",
+        "/api/catalog/refresh",
+        "/api/catalog/validate-entity",
+        "/api/catalog/errors",
+        "/api/auth/tokens",
+        "/api/auth/whoami",
+        "/api/audit",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in paths, path
+
+
+def test_serve_run_binds_a_free_port_and_announces_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "GOLDENPATH_HOME": str(home),
+        "GOLDENPATH_SERVER__PORT": "0",
+        "GOLDENPATH_CATALOG__REFRESH_INTERVAL": "0",
+    }
+    code = "from goldenpath.api.serve import run; from goldenpath.settings import load_settings; run(load_settings())"  # noqa: E501
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    server_json = home / "run" / "server.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not server_json.exists():
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "server.json never appeared"
+            time.sleep(0.1)
+        info = json.loads(server_json.read_text())
+        assert info["pid"] == proc.pid and info["port"] > 0
+        assert info["url"] == f"http://127.0.0.1:{info['port']}"
+        assert httpx.get(f"{info['url']}/healthz", timeout=5).json() == {"status": "ok"}
+        with socket.create_connection(("127.0.0.1", info["port"]), timeout=5):
+            pass
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert not server_json.exists()

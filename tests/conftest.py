@@ -1,0 +1,157 @@
+"""Shared fixtures: settings under a temp home, and migrated databases on SQLite and PostgreSQL.
+
+``pg_url`` starts one throwaway PostgreSQL 15 cluster per test session (per xdist worker) with
+the machine's ``initdb``/``pg_ctl``, on 127.0.0.1 and a free port, trust auth, and stops and
+removes it at the end. ``GOLDENPATH_TEST_DATABASE_URL`` points the suite at an existing server
+instead. ``engine`` is parametrised over both backends: every test that takes it runs on an
+empty, migrated database of each kind (PostgreSQL: a fresh database cloned from a migrated
+template, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from goldenpath.settings import Settings
+from goldenpath.store import migrate
+from goldenpath.store.engine import make_engine
+
+PG_BIN = Path(os.environ.get("GOLDENPATH_PG_BIN", "/usr/lib/postgresql/15/bin"))
+_TEMPLATE_DB = "goldenpath_template"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """Run as the ``postgres`` user when we are root (initdb refuses to run as root)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def _run(cmd: list[str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a PostgreSQL database ``goldenpath_test`` on a throwaway local cluster.
+
+    Skips when neither ``GOLDENPATH_TEST_DATABASE_URL`` is set nor ``initdb``/``pg_ctl`` exist.
+    """
+    explicit = os.environ.get("GOLDENPATH_TEST_DATABASE_URL")
+    if explicit:
+        yield explicit
+        return
+    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
+        pytest.skip(
+            f"PostgreSQL binaries not found in {PG_BIN} (install postgresql-15, set "
+            "GOLDENPATH_PG_BIN, or set GOLDENPATH_TEST_DATABASE_URL)"
+        )
+    root = Path(tempfile.mkdtemp(prefix="goldenpath-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+    port = _free_port()
+    pg_ctl = str(PG_BIN / "pg_ctl")
+    try:
+        _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
+                           "--auth=trust", "-E", "UTF8", "--no-sync"]))
+        opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        _run(_as_postgres([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"),
+                           "-w", "-t", "60", "start"]))
+        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE goldenpath_test"))
+        admin.dispose()
+        yield f"postgresql://postgres@127.0.0.1:{port}/goldenpath_test"
+    finally:
+        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _admin_engine(url: str) -> Engine:
+    parsed = make_url(url).set(drivername="postgresql+psycopg", database="postgres")
+    return create_engine(parsed, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_url: str) -> Iterator[str]:
+    """Name of a migrated template database that per-test databases are cloned from."""
+    admin = _admin_engine(pg_url)
+    name = f"{_TEMPLATE_DB}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database at the newest migration, on SQLite (WAL file) or PostgreSQL."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        migrate.upgrade(eng)
+        yield eng
+        eng.dispose()
+        return
+    pg_url: str = request.getfixturevalue("pg_url")
+    template: str = request.getfixturevalue("pg_template")
+    admin = _admin_engine(pg_url)
+    name = f"gp_{uuid.uuid4().hex[:12]}"
+    for attempt in range(20):  # the template may briefly be in use by another clone
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            break
+        except Exception:
+            if attempt == 19:
+                raise
+            time.sleep(0.1)
+    eng = make_engine(make_url(pg_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with ``home`` in a fresh temp dir (nothing read from the user's machine)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return Settings(home=home)

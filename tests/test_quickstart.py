@@ -1,0 +1,73 @@
+"""The README's first command works, twice, and leaves the sample catalog browsable.
+
+Runs ``bash scripts/quickstart.sh`` for real on a throwaway ``GOLDENPATH_HOME``: setup
+(a no-op once installed), a background server, the sample catalog import, the "where to
+look" summary. A second run must reuse the server and keep the catalog as it was. The
+server is stopped with ``platform server stop --all`` whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PLATFORM = Path(sys.executable).with_name("platform")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDENPATH_")}
+    env["GOLDENPATH_HOME"] = str(tmp_path / "home")
+    try:
+        yield env
+    finally:
+        subprocess.run(
+            [str(PLATFORM), "server", "stop", "--all"],
+            env=env, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+
+
+def _quickstart(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "quickstart.sh")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def _entities(env: dict[str, str]) -> list[dict]:
+    result = subprocess.run(
+        [str(PLATFORM), "catalog", "ls", "--kind", "component", "--limit", "50", "-o", "json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    return data["items"] if isinstance(data, dict) else data
+
+
+def test_quickstart_serves_the_sample_catalog_and_is_idempotent(home: dict[str, str]) -> None:
+    first = _quickstart(home)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "goldenpath is running" in first.stdout
+    token_file = Path(home["GOLDENPATH_HOME"]) / "admin-token"
+    assert str(token_file) in first.stdout
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    info = json.loads((Path(home["GOLDENPATH_HOME"]) / "run" / "server.json").read_text())
+    assert f"{info['url']}/openapi.json" in first.stdout
+
+    names = sorted(e["metadata"]["name"] for e in _entities(home))
+    assert names == [
+        "checkout", "fraud-detector", "payments", "payments-sdk", "product-catalog", "web-shop",
+    ]  # fmt: skip
+
+    second = _quickstart(home)
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = json.loads((Path(home["GOLDENPATH_HOME"]) / "run" / "server.json").read_text())
+    assert again["pid"] == info["pid"], "the second run must reuse the running server"
+    assert sorted(e["metadata"]["name"] for e in _entities(home)) == names
