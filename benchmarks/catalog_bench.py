@@ -124,10 +124,12 @@ def run_backend(
     finally:
         server.stop()
     for sc, r in http.items():
-        print(
-            f"[bench] {name}: {sc:20s} p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms",
-            file=sys.stderr,
+        figures = (
+            f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
+            if "error" not in r
+            else f"ERROR {r['error'][:300]}"
         )
+        print(f"[bench] {name}: {sc:20s} {figures}", file=sys.stderr)
     per_100k = ingest["ingest_s"] * 100_000 / max(1, cat.total)
     ingest["target_s"] = round(INGEST_TARGET_S_PER_100K * cat.total / 100_000, 2)
     ingest["met"] = per_100k <= INGEST_TARGET_S_PER_100K

@@ -42,6 +42,8 @@ def machine() -> dict[str, Any]:
         "ram_gib": ram_gib,
         "kernel": _platform_info.release(),
         "python": _platform_info.python_version(),
+        # Other work on the machine skews latencies; the 1-minute load at the start says how much.
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -69,7 +71,7 @@ def count_by_kind(cat: Any) -> dict[str, int]:
 
 
 def _ms(r: dict[str, Any] | None, key: str) -> str:
-    return "-" if r is None else f"{r[key]:.2f}"
+    return "-" if r is None or key not in r else f"{r[key]:.2f}"
 
 
 def _verdict(met: bool | None) -> str:
@@ -85,7 +87,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"### {n:,} entities — {results['date']}",
         "",
         f"Machine: {m['nproc']} x {m['cpu']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
-        f"Python {m['python']}. Catalog: {n:,} entities in {results['catalog']['files']:,} files. "
+        f"Python {m['python']}, load {m.get('loadavg_1m_at_start', '?')} at start. "
+        f"Catalog: {n:,} entities in {results['catalog']['files']:,} files. "
         f"Command: `{results['command']}`",
         "",
         "| ingest | " + " | ".join(backends) + " |",
@@ -120,6 +123,9 @@ def markdown(results: dict[str, Any]) -> str:
         cells = []
         for b in backends.values():
             r = b["http"].get(name)
+            if r is not None and "error" in r:
+                cells.append("error ❌")
+                continue
             cells.append(f"{_ms(r, 'p50_ms')} / {_ms(r, 'p99_ms')}{_verdict(r and r['met'])}")
         first = next(iter(backends.values()))["http"][name]
         target = first["target_p99_ms"]

@@ -15,10 +15,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -155,3 +157,26 @@ def settings(tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     home.mkdir()
     return Settings(home=home)
+
+
+@pytest.fixture
+def catalog(engine: Engine, settings: Settings) -> Any:
+    """A ``CatalogService`` on the parametrised ``engine`` (so: on SQLite and PostgreSQL)."""
+    from goldenpath.catalog.service import CatalogService
+
+    return CatalogService(engine=engine, settings=settings)
+
+
+def build_file_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (dedented) and return ``root``."""
+    for rel, body in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def file_tree() -> Callable[[Path, dict[str, str]], Path]:
+    """:func:`build_file_tree` as a fixture (test modules cannot import conftest)."""
+    return build_file_tree

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 import pytest
-from conftest import Api, make_settings
+from apihelpers import Api, make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -156,3 +156,16 @@ def test_pg_backend_serves_the_same_app(pg_url: str, tmp_path: object) -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_viewers_may_use_read_only_posts_which_are_not_audited(api: Api) -> None:
+    viewer = api.token_for("user:default/admin", "viewer")
+    response = api.post(
+        "/api/catalog/entities/by-refs", token=viewer,
+        json={"entityRefs": ["user:default/admin"], "fields": ["metadata.name"]},
+    )
+    assert response.json() == {"items": [{"metadata": {"name": "admin"}}]}
+    anonymous = api.client.post("/api/catalog/entities/by-refs", json={"entityRefs": []})
+    assert anonymous.status_code == 401
+    actions = [i["action"] for i in api.get("/api/audit").json()["items"]]
+    assert actions == ["POST /api/auth/tokens"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import BROKEN_CATALOG, SAMPLE_CATALOG, Api
+from apihelpers import BROKEN_CATALOG, SAMPLE_CATALOG, Api
 
 PROBLEM = "application/problem+json"
 COMPONENTS = ["audit-trail", "checkout", "ledger", "payments", "storefront"]
@@ -19,6 +19,8 @@ def _names(items: list[dict[str, Any] | None]) -> list[str | None]:
 
 def test_register_location_returns_backstage_shape(api: Api) -> None:
     body = api.register(SAMPLE_CATALOG)
+    assert "component:default/checkout" in body["report"]["added"]
+    assert "exists" not in body
     assert body["location"]["type"] == "file"
     assert body["location"]["target"] == str(SAMPLE_CATALOG)
     assert isinstance(body["location"]["id"], str)
@@ -44,9 +46,10 @@ def test_register_twice_conflicts_but_dry_run_says_exists(catalog_api: Api) -> N
 
 def test_bad_location_is_a_400_and_changes_nothing(catalog_api: Api) -> None:
     before = catalog_api.get("/api/catalog/entities").json()
-    for target in ("/definitely/not/here", "../../etc/passwd"):
+    for kind, target in (("file", "/definitely/not/here"), ("ftp", "ftp://example.com/x.yaml"),
+                         ("url", "/definitely/not/a/repo.git")):
         response = catalog_api.post(
-            "/api/catalog/locations", json={"type": "file", "target": target}
+            "/api/catalog/locations", json={"type": kind, "target": target}
         )
         assert response.status_code in (400, 404), response.text
         assert response.headers["content-type"] == PROBLEM
@@ -56,7 +59,8 @@ def test_bad_location_is_a_400_and_changes_nothing(catalog_api: Api) -> None:
 def test_list_entities_filters_fields_and_order(catalog_api: Api) -> None:
     response = catalog_api.get(
         "/api/catalog/entities",
-        params={"filter": "kind=component", "fields": "kind,metadata.name", "order": "asc:metadata.name"},
+        params={"filter": "kind=component", "fields": "kind,metadata.name",
+                "order": "asc:metadata.name"},
     )
     assert response.status_code == 200
     items = response.json()
@@ -66,7 +70,9 @@ def test_list_entities_filters_fields_and_order(catalog_api: Api) -> None:
         "/api/catalog/entities", params=[("filter", "kind=component,spec.type=service"),
                                          ("filter", "kind=group")],
     ).json()
-    assert sorted(_names(services)) == ["audit-trail", "checkout", "payments", "team-a"]
+    assert sorted(str(n) for n in _names(services)) == [
+        "audit-trail", "checkout", "payments", "platform-admins", "team-a"
+    ]
 
 
 def test_list_entities_is_bounded_and_links_the_next_page(catalog_api: Api) -> None:
@@ -148,10 +154,6 @@ def test_by_query_pages_with_cursors(catalog_api: Api) -> None:
         ).json()
         names += _names(page["items"])
     assert names == COMPONENTS
-    back = api.get(
-        "/api/catalog/entities/by-query", params={"cursor": page["pageInfo"]["prevCursor"]}
-    ).json()
-    assert _names(back["items"]) == COMPONENTS[2:4]
     desc = api.get("/api/catalog/entities/by-query",
                    params={**params, "orderField": "metadata.name,desc", "limit": 1}).json()
     assert _names(desc["items"]) == ["storefront"]
@@ -185,13 +187,31 @@ def test_refresh_and_errors(api: Api) -> None:
     report = api.post("/api/catalog/refresh", json={})
     assert report.status_code == 200
     errors = api.get("/api/catalog/errors").json()
-    assert errors["totalItems"] >= 1
-    assert any("not a valid name" in str(e) for e in errors["items"])
+    bad = [e for e in errors["items"] if "not a valid name" in str(e)]
+    assert bad and bad[0]["source"].endswith("bad.yaml") and bad[0]["path"] == "metadata.name"
     assert api.get("/api/catalog/entities/by-name/component/default/fine-one").status_code == 200
     one = api.post("/api/catalog/refresh", json={"entityRef": "component:default/fine-one"})
     assert one.status_code == 200
-    paged = api.get("/api/catalog/errors", params={"limit": 1}).json()
-    assert len(paged["items"]) == 1
+    first = api.get("/api/catalog/errors", params={"limit": 1}).json()
+    assert len(first["items"]) == 1
+    rest = api.get("/api/catalog/errors", params={"cursor": first["pageInfo"]["nextCursor"]})
+    assert first["items"][0] not in rest.json()["items"]
+    assert len(rest.json()["items"]) == len(errors["items"]) - 1
+    assert api.get("/api/catalog/errors", params={"cursor": "junk"}).status_code == 400
+
+
+def test_errors_cursor_keeps_the_location_filter(api: Api) -> None:
+    broken = api.register(BROKEN_CATALOG)["location"]["id"]
+    api.register(SAMPLE_CATALOG)
+    params = {"locationId": broken, "limit": 1}
+    page = api.get("/api/catalog/errors", params=params).json()
+    seen = list(page["items"])
+    while page["pageInfo"].get("nextCursor"):
+        page = api.get(
+            "/api/catalog/errors", params={"cursor": page["pageInfo"]["nextCursor"], "limit": 1}
+        ).json()
+        seen += page["items"]
+    assert seen and all(e["location_id"] == broken for e in seen)
 
 
 def test_delete_location_removes_its_entities(catalog_api: Api) -> None:
@@ -216,3 +236,38 @@ def test_validate_entity(api: Api) -> None:
     assert response.status_code == 400 and response.headers["content-type"] == PROBLEM
     assert response.json()["errors"]
     assert api.get("/api/catalog/entities/by-name/component/default/ok").status_code == 404
+
+
+def test_refresh_while_another_runs_is_a_409(catalog_api: Api) -> None:
+    from goldenpath.catalog.service import REFRESH_LEASE
+    from goldenpath.store import leases
+
+    engine = catalog_api.client.app.state.services.engine  # type: ignore[attr-defined]
+    assert leases.acquire(engine, REFRESH_LEASE, "someone-else", ttl=60)
+    try:
+        response = catalog_api.post("/api/catalog/refresh", json={})
+        assert response.status_code == 409 and response.headers["content-type"] == PROBLEM
+        assert "already running" in response.json()["detail"]
+    finally:
+        leases.release(engine, REFRESH_LEASE, "someone-else")
+    assert catalog_api.post("/api/catalog/refresh", json={}).status_code == 200
+
+
+def test_validate_entity_never_reads_server_files(api: Api) -> None:
+    entity = {"apiVersion": "backstage.io/v1alpha1", "kind": "API", "metadata": {"name": "x"},
+              "spec": {"type": "openapi", "lifecycle": "production", "owner": "a",
+                       "definition": {"$text": "/etc/passwd"}}}
+    response = api.post("/api/catalog/validate-entity", json={"entity": entity})
+    assert response.status_code == 400
+    assert "root:" not in response.text
+    assert "does not read files" in response.text
+
+
+def test_locations_are_paged_with_a_link(catalog_api: Api) -> None:
+    first = catalog_api.get("/api/catalog/locations", params={"limit": 1})
+    assert len(first.json()) == 1
+    url = first.headers["link"][1 : first.headers["link"].index(">")]
+    second = catalog_api.get(url)
+    assert len(second.json()) == 1 and second.json() != first.json()
+    assert "link" in second.headers
+    assert catalog_api.get(second.headers["link"][1:second.headers["link"].index(">")]).json() == []

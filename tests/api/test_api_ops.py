@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import Api, make_settings
+from apihelpers import Api, make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
@@ -70,9 +70,11 @@ def test_metrics_count_requests_by_route_template_and_entities_by_kind(catalog_a
         api.get(f"/api/catalog/entities/by-name/component/default/{name}")
     text = api.get("/metrics").text
     route = "/api/catalog/entities/by-name/{kind}/{namespace}/{name}"
-    assert f'goldenpath_http_requests_total{{method="GET",route="{route}",status="200"}} 2.0' in text
-    assert f'goldenpath_http_requests_total{{method="GET",route="{route}",status="404"}} 1.0' in text
-    assert f'goldenpath_http_request_duration_seconds_bucket{{le="+Inf",method="GET",route="{route}",status="200"}} 2.0' in text  # noqa: E501
+    total = "goldenpath_http_requests_total"
+    assert f'{total}{{method="GET",route="{route}",status="200"}} 2.0' in text
+    assert f'{total}{{method="GET",route="{route}",status="404"}} 1.0' in text
+    bucket = f'le="+Inf",method="GET",route="{route}",status="200"'
+    assert f"goldenpath_http_request_duration_seconds_bucket{{{bucket}}} 2.0" in text
     assert 'goldenpath_catalog_entities{kind="Component"} 5.0' in text
     assert "/api/catalog/entities/by-name/component/default/checkout" not in text
 
@@ -129,3 +131,26 @@ def test_serve_run_binds_a_free_port_and_announces_it(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     assert proc.returncode == 0
     assert not server_json.exists()
+
+
+def test_lifespan_runs_the_refresh_loop_and_stops_it(tmp_path: Path) -> None:
+    import threading
+
+    settings = make_settings(tmp_path / "home")
+    settings.catalog.refresh_interval = 0.2
+    with TestClient(create_app(settings)) as client:
+        token = settings.admin_token_file.read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        org = settings.home / "catalog" / "platform-org.yaml"
+        org.write_text(
+            org.read_text()
+            + "---\napiVersion: backstage.io/v1alpha1\nkind: User\n"
+            "metadata: {name: newcomer}\nspec: {memberOf: [platform-admins]}\n"
+        )
+        path = "/api/catalog/entities/by-name/user/default/newcomer"
+        deadline = time.monotonic() + 20
+        while client.get(path, headers=headers).status_code != 200:
+            assert time.monotonic() < deadline, "the refresh loop never picked up the edit"
+            time.sleep(0.1)
+        assert any(t.name == "catalog-refresher" for t in threading.enumerate())
+    assert not any(t.name == "catalog-refresher" for t in threading.enumerate())

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 import goldenpath
 from goldenpath.api import bootstrap
-from goldenpath.api.deps import Services
+from goldenpath.api.deps import READ_ONLY_POSTS, Services
 from goldenpath.api.metrics import ApiMetrics, RequestObserver
 from goldenpath.api.problems import install_exception_handlers
 from goldenpath.api.routes import auth as auth_routes
@@ -71,7 +71,9 @@ def create_app(
     app.state.services = svc
     app.state.head_revisions = health.head_revisions()
     install_exception_handlers(app)
-    app.add_middleware(RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth))
+    app.add_middleware(
+        RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth), read_only=READ_ONLY_POSTS
+    )
     for module in (health, auth_routes, catalog_entities, catalog_locations):
         app.include_router(module.router)
     return app

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from goldenpath.auth.service import AuthService
-from goldenpath.errors import Conflict
+from goldenpath.errors import Conflict, Forbidden
 from goldenpath.settings import Settings
 
 __all__ = ["ORG_CATALOG", "first_start"]
@@ -54,6 +54,9 @@ def org_catalog_path(settings: Settings) -> Path:
 def first_start(*, settings: Settings, auth: AuthService, catalog: Any) -> bool:
     """Run the first-start steps when no token exists yet; True when they ran.
 
+    A ``catalog.allowed_roots`` that excludes ``<home>/catalog`` only skips the registration
+    (with a warning naming the fix); the admin token is still created.
+
     Raises:
         PlatformError: the organisation catalog could not be registered (nothing created).
     """
@@ -67,6 +70,12 @@ def first_start(*, settings: Settings, auth: AuthService, catalog: Any) -> bool:
         catalog.register_location(type="file", target=str(path))
     except Conflict:
         _log.info("organisation catalog %s already registered", path)
+    except Forbidden:
+        _log.warning(
+            "organisation catalog %s is outside catalog.allowed_roots and was not registered; "
+            "add %s to catalog.allowed_roots so the admin user exists in the catalog",
+            path, path.parent,
+        )
     auth.ensure_admin_token(settings.admin_token_file)
     _log.info("first start: admin token written to %s (mode 0600)", settings.admin_token_file)
     return True

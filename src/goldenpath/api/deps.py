@@ -1,6 +1,7 @@
 """Request dependencies: the services of the running app and the authenticated principal.
 
-Every route except ``/healthz`` and ``/readyz`` depends on :func:`principal`, which reads
+Every route except ``/healthz`` and ``/readyz`` depends on :func:`principal` (or, for the
+read-only POSTs in ``READ_ONLY_POSTS``, :func:`reader`), which reads
 ``Authorization: Bearer <token>``, authenticates it (401 otherwise) and refuses writes by
 viewer tokens (403). The principal is kept on ``request.state`` for the audit log.
 """
@@ -8,19 +9,33 @@ viewer tokens (403). The principal is kept on ``request.state`` for the audit lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from goldenpath.auth.models import Principal
 from goldenpath.auth.service import AuthService, require_admin, require_write
+from goldenpath.catalog.service import CatalogService
 from goldenpath.settings import Settings
 
 if TYPE_CHECKING:
     from goldenpath.api.metrics import ApiMetrics
 
-__all__ = ["AdminDep", "PrincipalDep", "Services", "ServicesDep", "principal", "services"]
+__all__ = [
+    "READ_ONLY_POSTS",
+    "AdminDep",
+    "PrincipalDep",
+    "ReaderDep",
+    "Services",
+    "ServicesDep",
+    "principal",
+    "reader",
+    "services",
+]
+
+#: POST routes that change nothing: viewers may call them and they are not audited.
+READ_ONLY_POSTS = frozenset({"/api/catalog/entities/by-refs", "/api/catalog/validate-entity"})
 
 
 @dataclass(slots=True)
@@ -29,13 +44,13 @@ class Services:
 
     settings: Settings
     engine: Engine
-    catalog: Any  # goldenpath.catalog.service.CatalogService
+    catalog: CatalogService
     auth: AuthService
     metrics: ApiMetrics
 
 
-def services(request: Request) -> Services:
-    """The app's :class:`Services`."""
+async def services(request: Request) -> Services:
+    """The app's :class:`Services` (async: no IO, so no threadpool hop)."""
     result: Services = request.app.state.services
     return result
 
@@ -51,15 +66,27 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def principal(request: Request, svc: ServicesDep) -> Principal:
-    """Authenticate the request.
+def reader(request: Request, svc: ServicesDep) -> Principal:
+    """Authenticate the request; any role may proceed (reads, including read-only POSTs).
+
+    Raises:
+        Unauthorized: no, unknown, revoked or expired token (401).
+    """
+    who = svc.auth.authenticate(_bearer(request))
+    request.state.principal = who
+    return who
+
+
+ReaderDep = Annotated[Principal, Depends(reader)]
+
+
+def principal(request: Request, who: ReaderDep) -> Principal:
+    """Authenticate the request and refuse writes by viewers.
 
     Raises:
         Unauthorized: no, unknown, revoked or expired token (401).
         Forbidden: a viewer token on a method other than GET/HEAD (403).
     """
-    who = svc.auth.authenticate(_bearer(request))
-    request.state.principal = who
     require_write(who, request.method)
     return who
 
@@ -67,7 +94,7 @@ def principal(request: Request, svc: ServicesDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def admin(who: PrincipalDep) -> Principal:
+async def admin(who: PrincipalDep) -> Principal:
     """Like :func:`principal`, and additionally require the admin role (403 otherwise)."""
     require_admin(who)
     return who

@@ -37,10 +37,17 @@ class _EntityCounts(Collector):
     def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
         self._counts = counts
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        """The metric's name and help without touching the database (used at registration)."""
+        yield self._family()
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
             "goldenpath_catalog_entities", "Entities in the catalog by kind", labels=["kind"]
         )
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = self._family()
         try:
             counts = self._counts()
         except Exception:  # a scrape must not fail because the catalog is busy
@@ -81,14 +88,24 @@ class ApiMetrics:
 class RequestObserver:
     """Pure ASGI middleware: times every HTTP request and audits the mutating ones.
 
+    Mutating = POST/PUT/PATCH/DELETE except the route templates in ``read_only``.
+
     Sits inside Starlette's ``ServerErrorMiddleware``, so an unhandled exception is counted
     as status 500 (and re-raised for the 500 problem handler).
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics, audit: AuditHook) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ApiMetrics,
+        audit: AuditHook,
+        read_only: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.audit = audit
+        self.read_only = read_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +129,7 @@ class RequestObserver:
         method = scope["method"]
         route = getattr(scope.get("route"), "path", None) or "<unmatched>"
         self.metrics.observe(method, route, status, seconds)
-        if method not in MUTATING:
+        if method not in MUTATING or route in self.read_only:
             return
         who = (scope.get("state") or {}).get("principal")
         try:

@@ -3,7 +3,8 @@
 The socket is bound here, before uvicorn starts, so ``server.port = 0`` gets a real free
 port. Once uvicorn has started listening, ``<home>/run/server.json`` is written with
 ``{"host", "port", "url", "pid"}`` (the CLI finds the server through it); it is removed on
-shutdown when it still names this process.
+shutdown when it still names this process. SIGTERM/SIGINT stop it gracefully (in-flight
+requests finish, the refresh loop stops) and the process exits with status 0.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,15 @@ class _Server(uvicorn.Server):
         if self.started:
             _write_json(self._path, self._announce)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        _remove_if_ours(self._path)
+        await super().shutdown(sockets=sockets)
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    """uvicorn re-raises the signal that stopped it; after a graceful stop, exit with 0."""
+    raise SystemExit(0)
+
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +95,9 @@ def run(settings: Settings) -> None:
         proxy_headers=False, server_header=False,
     )
     path = server_file(settings)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _exit_cleanly)
     try:
         _Server(config, announce=announce, path=path).run(sockets=[sock])
     finally:

@@ -1,4 +1,4 @@
-"""Placeholder substitution: ``$text``, ``$json``, ``$yaml`` and ``$openapi`` (Backstage's PlaceholderProcessor).
+"""Placeholder substitution: ``$text``, ``$json``, ``$yaml``, ``$openapi`` (PlaceholderProcessor).
 
 A placeholder is a mapping with exactly one key, starting with ``$``, whose name is a known
 resolver; its value is a target (relative path, absolute path or URL) that is read and
@@ -37,7 +37,9 @@ RESOLVERS = ("text", "json", "yaml", "openapi")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
-def file_reader(allowed_roots: Sequence[Path] = (), *, max_bytes: int = 10_000_000) -> PlaceholderReader:
+def file_reader(
+    allowed_roots: Sequence[Path] = (), *, max_bytes: int = 10_000_000
+) -> PlaceholderReader:
     """The default reader: local files only, confined to ``allowed_roots``.
 
     Relative targets resolve against ``base_dir``; with no ``allowed_roots`` the document's
@@ -60,21 +62,29 @@ def file_reader(allowed_roots: Sequence[Path] = (), *, max_bytes: int = 10_000_0
         path = Path(target)
         if not path.is_absolute():
             if base_dir is None:
-                raise InvalidInput(f"cannot read placeholder target {target}: a relative path needs a file location")
+                raise InvalidInput(
+                    f"cannot read placeholder target {target}: "
+                    "a relative path needs a file location"
+                )
             path = base_dir / path
         path = path.resolve()
         bounds = roots or ([base_dir.resolve()] if base_dir is not None else [])
         if bounds and not any(path.is_relative_to(root) for root in bounds):
             raise InvalidInput(
-                f"cannot read placeholder target {target}: {path} is outside the allowed directories "
+                f"cannot read placeholder target {target}: {path} is outside the allowed "
+                f"directories "
                 f"({', '.join(map(str, bounds))}); add its directory to catalog.allowed_roots"
             )
         try:
             if path.stat().st_size > max_bytes:
-                raise InvalidInput(f"cannot read placeholder target {target}: {path} is over {max_bytes} bytes")
+                raise InvalidInput(
+                    f"cannot read placeholder target {target}: {path} is over {max_bytes} bytes"
+                )
             return path.read_text(encoding="utf-8")
         except FileNotFoundError as e:
-            raise InvalidInput(f"cannot read placeholder target {target}: {path} does not exist") from e
+            raise InvalidInput(
+                f"cannot read placeholder target {target}: {path} does not exist"
+            ) from e
         except (OSError, UnicodeDecodeError) as e:
             raise InvalidInput(f"cannot read placeholder target {target}: {e}") from e
 
@@ -96,15 +106,25 @@ def resolve_placeholders(
     return result, errors
 
 
-def _walk(data: Any, path: str, base_dir: Path | None, reader: PlaceholderReader, errors: list[EntityError]) -> Any:
+def _walk(
+    data: Any,
+    path: str,
+    base_dir: Path | None,
+    reader: PlaceholderReader,
+    errors: list[EntityError],
+) -> Any:
     if isinstance(data, list):
-        return [_walk(item, f"{path}.{i}" if path else str(i), base_dir, reader, errors) for i, item in enumerate(data)]
+        return [
+            _walk(item, f"{path}.{i}" if path else str(i), base_dir, reader, errors)
+            for i, item in enumerate(data)
+        ]
     if not isinstance(data, dict):
         return data
     dollar = [k for k in data if k.startswith("$")]
     if not dollar:
         return {
-            k: _walk(v, f"{path}.{k}" if path else k, base_dir, reader, errors) for k, v in data.items()
+            k: _walk(v, f"{path}.{k}" if path else k, base_dir, reader, errors)
+            for k, v in data.items()
         }
     if len(data) != 1 or dollar[0][1:] not in RESOLVERS:
         return data
@@ -112,13 +132,18 @@ def _walk(data: Any, path: str, base_dir: Path | None, reader: PlaceholderReader
     try:
         return _resolve(key, data[dollar[0]], base_dir, reader)
     except InvalidInput as e:
-        errors.append(EntityError(path, f"Placeholder ${key} at {path}: {e.message}", "placeholder"))
+        errors.append(
+            EntityError(path, f"Placeholder ${key} at {path}: {e.message}", "placeholder")
+        )
         return data
 
 
 def _resolve(key: str, target: Any, base_dir: Path | None, reader: PlaceholderReader) -> Any:
     if not isinstance(target, str):
-        raise InvalidInput(f"expected a string value parameter, in the form of an absolute URL or a relative path, not {target!r}")
+        raise InvalidInput(
+            "expected a string value parameter, in the form of an absolute URL or a "
+            f"relative path, not {target!r}"
+        )
     content = reader(target, base_dir)
     if key == "text":
         return content
@@ -140,7 +165,9 @@ def _single_yaml(content: str, target: str) -> Any:
     if errors:
         raise InvalidInput(f"found an error in the data at {target}, {errors[0].message}")
     if len(docs) != 1:
-        raise InvalidInput(f"expected to find exactly one document of data at {target}, found {len(docs)}")
+        raise InvalidInput(
+            f"expected to find exactly one document of data at {target}, found {len(docs)}"
+        )
     return docs[0].data
 
 
@@ -154,11 +181,11 @@ def _child_dir(target: str, base_dir: Path | None) -> Path | None:
 
 
 def _openapi(content: str, target: str, base_dir: Path | None, reader: PlaceholderReader) -> str:
-    """Inline external file ``$ref``s (``other.yaml#/x``), keep internal ``#/...`` refs; return YAML text."""
+    """Inline external file ``$ref``s (``other.yaml#/x``), keep ``#/...`` refs; return YAML."""
     if "$ref" not in content:
         return content
     try:
-        data = yaml.load(content, Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
+        data = yaml.load(content, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as e:
         raise InvalidInput(f"failed to parse the OpenAPI document at {target}, {e}") from e
     bundled = _inline_refs(data, base_dir, reader, depth=0)
@@ -175,7 +202,7 @@ def _inline_refs(data: Any, base_dir: Path | None, reader: PlaceholderReader, de
     ref = data.get("$ref")
     if isinstance(ref, str) and not ref.startswith("#") and len(data) == 1:
         file_part, _, pointer = ref.partition("#")
-        loaded = yaml.load(reader(file_part, base_dir), Loader=yaml.CSafeLoader)  # noqa: S506
+        loaded = yaml.load(reader(file_part, base_dir), Loader=yaml.CSafeLoader)
         for part in [p for p in pointer.split("/") if p]:
             loaded = loaded[part.replace("~1", "/").replace("~0", "~")]
         return _inline_refs(loaded, _child_dir(file_part, base_dir), reader, depth + 1)

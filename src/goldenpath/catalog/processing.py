@@ -20,6 +20,7 @@ Source: https://backstage.io/docs/features/software-catalog/life-of-an-entity
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from goldenpath.catalog.model import EntityError, ProcessedDocument
 from goldenpath.catalog.placeholders import PlaceholderReader, file_reader, resolve_placeholders
 from goldenpath.catalog.relations import derive_relations
 from goldenpath.catalog.yamldocs import YamlDocument, parse_documents
-from goldenpath.errors import InvalidInput, NotFound
+from goldenpath.errors import InvalidInput
 
 __all__ = [
     "ANNOTATION_LOCATION",
@@ -44,7 +45,15 @@ __all__ = [
 
 ANNOTATION_LOCATION = "backstage.io/managed-by-location"
 ANNOTATION_ORIGIN_LOCATION = "backstage.io/managed-by-origin-location"
-_SORTED_FIELDS = ("providesApis", "consumesApis", "dependsOn", "dependencyOf", "memberOf", "children", "members")
+_SORTED_FIELDS = (
+    "providesApis",
+    "consumesApis",
+    "dependsOn",
+    "dependencyOf",
+    "memberOf",
+    "children",
+    "members",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +88,11 @@ class _Context:
 
 
 def location_key_for(path: Path) -> str:
-    """``file:<absolute path>``: the ``backstage.io/managed-by-location`` value of a local file."""
-    return f"file:{path.resolve()}"
+    """``file:<absolute path>``: the ``backstage.io/managed-by-location`` value of a local file.
+
+    The path is made absolute and normalised (``..`` removed), symlinks are kept.
+    """
+    return f"file:{os.path.normpath(path.expanduser().absolute())}"
 
 
 def process_text(
@@ -105,8 +117,8 @@ def process_text(
         location_key: value of ``backstage.io/managed-by-location`` (``file:/abs/path``).
         origin_location_key: value of ``backstage.io/managed-by-origin-location`` (the
             registered location's key; defaults to ``location_key``).
-        reader: reads placeholder targets; default :func:`~goldenpath.catalog.placeholders.file_reader`
-            bounded by ``base_dir``.
+        reader: reads placeholder targets; default
+            :func:`~goldenpath.catalog.placeholders.file_reader` bounded by ``base_dir``.
         max_bytes: largest accepted YAML document in bytes.
         max_aliases: YAML alias budget per document (the npm ``yaml`` package's ``maxAliasCount``).
 
@@ -141,14 +153,16 @@ def process_file(
     ``allowed_roots`` bounds placeholder targets (empty: the file's own directory).
 
     Raises:
-        NotFound: the file does not exist.
-        InvalidInput: the path is not a readable regular file.
+        InvalidInput: the file does not exist or cannot be read (the message names it).
     """
-    resolved = path.expanduser().resolve()
+    # Normalised, not symlink-resolved (like Backstage's path.normalize): no lstat per component.
+    resolved = Path(os.path.normpath(path.expanduser().absolute()))
     try:
         data = resolved.read_bytes()
     except FileNotFoundError as e:
-        raise NotFound(f"catalog file {resolved} does not exist; check the location target") from e
+        raise InvalidInput(
+            f"cannot read catalog file {resolved}: it does not exist; check the location target"
+        ) from e
     except OSError as e:
         raise InvalidInput(f"cannot read catalog file {resolved}: {e.strerror or e}") from e
     return process_text(
@@ -156,7 +170,7 @@ def process_file(
         source=str(resolved),
         rules=rules,
         base_dir=resolved.parent,
-        location_key=f"file:{resolved}",
+        location_key=location_key_for(resolved),
         origin_location_key=origin_location_key,
         reader=reader or file_reader(allowed_roots),
         max_bytes=max_bytes,
@@ -191,7 +205,9 @@ def _process_document(doc: YamlDocument, ctx: _Context) -> ProcessedDocument:
         if out.errors:
             return out
     _sort_spec_lists(entity)
-    out.errors = validation.enforce_policies(entity) or validation.check_kind(entity, allow_unknown=True)
+    out.errors = validation.enforce_policies(entity) or validation.check_kind(
+        entity, allow_unknown=True
+    )
     if not out.errors and entity["kind"] == "Location":
         out.errors = _check_location(entity)
     if out.errors:
@@ -244,7 +260,7 @@ def _sort_spec_lists(entity: dict[str, Any]) -> None:
 
 
 def _check_location(entity: dict[str, Any]) -> list[EntityError]:
-    """Backstage's location step: only ``url``/``file`` targets; file targets are not directories."""
+    """Backstage's location step: only ``url``/``file`` targets; file targets are not dirs."""
     spec = entity["spec"]
     kind = spec.get("type", "file")
     if kind not in ("file", "url"):

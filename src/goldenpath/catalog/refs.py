@@ -1,4 +1,4 @@
-"""Entity references: ``[<kind>:][<namespace>/]<name>`` and the compound ``{kind, namespace, name}``.
+"""Entity references: ``[<kind>:][<namespace>/]<name>`` and compound ``{kind, namespace, name}``.
 
 Parsing follows Backstage's ``parseEntityRef`` (``@backstage/catalog-model`` 1.10): the first
 ``:`` separates the kind unless a ``/`` comes before it, the first ``/`` separates the namespace,
@@ -37,7 +37,7 @@ class EntityRef:
     name: str
 
     def __str__(self) -> str:
-        """``kind:namespace/name`` fully lower-cased, exactly like Backstage's ``stringifyEntityRef``."""
+        """``kind:namespace/name`` fully lower-cased, like Backstage's ``stringifyEntityRef``."""
         return self.key()
 
     def key(self) -> str:
@@ -45,7 +45,7 @@ class EntityRef:
         return f"{self.kind}:{self.namespace}/{self.name}".lower()
 
     def display(self) -> str:
-        """``kind:namespace/name`` with the original case of namespace and name (kind lower-cased)."""
+        """``kind:namespace/name`` keeping the case of namespace and name (kind lower-cased)."""
         return f"{self.kind.lower()}:{self.namespace}/{self.name}"
 
 
@@ -96,6 +96,9 @@ def parse_entity_ref(
     if not ref:
         raise InvalidInput("Entity reference must not be empty")
     namespace_default = default_namespace or DEFAULT_NAMESPACE
+    kind: str | None
+    namespace: str | None
+    name: str | None
     if isinstance(ref, str):
         kind, namespace, name = _split(ref)
     elif isinstance(ref, Mapping):
@@ -123,7 +126,7 @@ def parse_entity_ref(
 
 
 def ref_of(entity: Mapping[str, Any]) -> EntityRef:
-    """The reference of an entity (``kind``, ``metadata.namespace`` or ``default``, ``metadata.name``).
+    """The reference of an entity: ``kind``, ``metadata.namespace`` (or default), ``metadata.name``.
 
     Raises:
         InvalidInput: ``kind`` or ``metadata.name`` is missing or not a string.

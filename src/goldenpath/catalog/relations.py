@@ -1,4 +1,4 @@
-"""Well-known relations derived from ``spec`` fields, as Backstage's ``BuiltinKindsEntityProcessor``.
+"""Well-known relations derived from ``spec`` fields, as ``BuiltinKindsEntityProcessor`` does.
 
 Every spec reference yields a symmetric pair (``ownedBy``/``ownerOf`` …). Targets are parsed
 with :func:`~goldenpath.catalog.refs.parse_entity_ref` using the field's default kind and the
@@ -70,7 +70,9 @@ _TEMPLATE_RULES = (("owner", "Group", "ownedBy"),)
 def _rules_for(entity: dict[str, Any]) -> tuple[tuple[str, str | None, str], ...]:
     kind = entity.get("kind")
     if kind == "Template":
-        return _TEMPLATE_RULES if entity.get("apiVersion") == "scaffolder.backstage.io/v1beta3" else ()
+        return (
+            _TEMPLATE_RULES if entity.get("apiVersion") == "scaffolder.backstage.io/v1beta3" else ()
+        )
     return _RULES.get(kind, ()) if isinstance(kind, str) else ()
 
 
@@ -108,22 +110,30 @@ def derive_relations(entity: dict[str, Any]) -> list[Relation]:
 
 def _target_key(target: Any, where: str, default_kind: str | None, namespace: str) -> str:
     if isinstance(target, str):
-        return _string_target_key(target, default_kind, namespace, where)
+        try:
+            return _string_target_key(target, default_kind, namespace)
+        except InvalidInput:
+            pass  # re-parsed below for a message that names the field
     return _parse_target(target, where, default_kind, namespace).key()
 
 
 @lru_cache(maxsize=65_536)
-def _string_target_key(target: str, default_kind: str | None, namespace: str, where: str) -> str:
-    return _parse_target(target, where, default_kind, namespace).key()
+def _string_target_key(target: str, default_kind: str | None, namespace: str) -> str:
+    return parse_entity_ref(target, default_kind=default_kind, default_namespace=namespace).key()
 
 
 def _parse_target(target: Any, where: str, default_kind: str | None, namespace: str) -> EntityRef:
     if not isinstance(target, str | dict):
-        raise InvalidInput(f"{where}: expected an entity reference string, not {type(target).__name__}")
+        raise InvalidInput(
+            f"{where}: expected an entity reference string, not {type(target).__name__}"
+        )
     try:
         return parse_entity_ref(target, default_kind=default_kind, default_namespace=namespace)
     except InvalidInput as e:
         hint = ""
         if default_kind is None:
-            hint = "; this field has no default kind, write it as kind:name (e.g. component:my-service)"
+            hint = (
+                "; this field has no default kind, write it as kind:name "
+                "(e.g. component:my-service)"
+            )
         raise InvalidInput(f"{where}: {e.message}{hint}") from e

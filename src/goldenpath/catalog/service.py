@@ -10,15 +10,17 @@ Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from goldenpath.catalog import filters as qf
 from goldenpath.catalog import ingest, locations, processing, refs
@@ -33,6 +35,8 @@ __all__ = ["REFRESH_LEASE", "CatalogService", "EntityPage", "LocationResult", "R
 
 REFRESH_LEASE = "catalog-refresh"
 _LEASE_TTL = 900.0
+_CACHE_SIZE = 512
+_ANALYZE_AFTER = 1000  # changed entities after which planner statistics are refreshed
 
 
 @dataclass(slots=True)
@@ -87,6 +91,22 @@ class CatalogService:
         self.clock = clock
         self.cache_dir = home / "cache" / "git"
         self.rules = processing.KindRules.from_kinds(settings.allowed_kinds)
+        # counts and facets keyed by the catalog's write counter: any write invalidates them
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, conn: Connection, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        full = (queries.version(conn), *key)
+        with self._cache_lock:
+            if full in self._cache:
+                self._cache.move_to_end(full)
+                return self._cache[full]
+        value = compute()
+        with self._cache_lock:
+            self._cache[full] = value
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return value
 
     # -- locations -------------------------------------------------------------------------
 
@@ -144,6 +164,7 @@ class CatalogService:
                 batch = ingest.build_pass(location, read)
                 sync.sync_location(conn, batch, sync.load_existing(conn), now=self.clock(),
                                    orphan_grace=self.settings.orphan_grace, report=report)
+            self._after_writes(report)
             self._add_dangling(report, [location["id"]])
         finally:
             leases.release(self.engine, REFRESH_LEASE, holder)
@@ -221,8 +242,14 @@ class CatalogService:
                 sync.sync_location(conn, batch, existing, now=self.clock(),
                                    orphan_grace=self.settings.orphan_grace, report=report)
             leases.renew(self.engine, REFRESH_LEASE, holder, ttl=_LEASE_TTL)
+        self._after_writes(report)
         self._add_dangling(report, None if len(todo) != 1 else [todo[0]["id"]])
         return report
+
+    def _after_writes(self, report: RefreshReport) -> None:
+        if len(report.added) + len(report.updated) + len(report.deleted) >= _ANALYZE_AFTER:
+            with self.engine.begin() as conn:
+                sync.analyze(conn)
 
     def _add_dangling(self, report: RefreshReport, location_ids: list[str] | None) -> None:
         with self.engine.connect() as conn:
@@ -295,8 +322,10 @@ class CatalogService:
         else:
             flt, text, ordering, after = qf.parse_filters(filters), full_text, qf.parse_order(order), None
         with self.engine.connect() as conn:
+            total = self._cached(conn, ("count", flt, text),
+                                 lambda: queries.count_matching(conn, flt, text))
             page = queries.query_page(conn, filters=flt, full_text=text, order=ordering,
-                                      limit=_clamp(limit), after=after)
+                                      limit=_clamp(limit), after=after, total=total)
         next_cursor = None
         if page.last is not None:
             next_cursor = qf.encode_cursor(qf.Cursor(flt, text, ordering, *page.last))
@@ -317,8 +346,13 @@ class CatalogService:
         if len(names) > 50:
             raise InvalidInput("at most 50 facets per request")
         flt = qf.parse_filters(filters)
+        out: dict[str, list[dict[str, Any]]] = {}
         with self.engine.connect() as conn:
-            return {f: queries.facet_counts(conn, f, flt)[: qf.MAX_PAGE_SIZE] for f in names}
+            for name in names:
+                counts = self._cached(conn, ("facet", name.lower(), flt),
+                                      lambda n=name: queries.facet_counts(conn, n, flt))
+                out[name] = [dict(c) for c in counts[: qf.MAX_PAGE_SIZE]]
+        return out
 
     def delete_entity_by_uid(self, uid: str) -> None:
         """Delete one entity (it comes back at the next refresh if its location still has it).
@@ -331,6 +365,7 @@ class CatalogService:
         with self.engine.begin() as conn:
             if not conn.execute(t.delete().where(t.c.entity_id == uid)).rowcount:
                 raise NotFound(f"no entity has uid {uid}")
+            sync.bump_version(conn)
 
     def ancestry(self, ref: str | Mapping[str, Any]) -> dict[str, Any]:
         """Backstage's ancestry: ``{rootEntityRef, items: [{entity, parentEntityRefs}]}``.

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 import yaml.cyaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode, SequenceNode
 
 from goldenpath.catalog.model import EntityError
 
@@ -46,7 +46,10 @@ _INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 
-class _Loader(yaml.cyaml.CParser):  # type: ignore[misc]
+_CParser: Any = getattr(yaml.cyaml, "CParser")  # noqa: B009 - libyaml; the stubs lack it
+
+
+class _Loader(_CParser):
     """libyaml's parser and composer, with YAML 1.2 core tag resolution (called from C per node).
 
     Values are built by :func:`_convert` rather than PyYAML's constructor: about three times
@@ -199,7 +202,9 @@ def parse_documents(
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
-            return [YamlDocument(0, None, _err(f"{source} is not valid UTF-8 text (byte {e.start})"))]
+            return [
+                YamlDocument(0, None, _err(f"{source} is not valid UTF-8 text (byte {e.start})"))
+            ]
     text = text.removeprefix("\ufeff")
     needs_alias_check = "*" in text and "&" in text
     loader = _Loader(text)
@@ -211,7 +216,9 @@ def parse_documents(
                 if not loader.check_node():
                     break
                 node = loader.get_node()
-                docs.append(_document(loader, node, index, source, text, max_bytes, require_mapping))
+                docs.append(
+                    _document(loader, node, index, source, text, max_bytes, require_mapping)
+                )
             except yaml.YAMLError as e:
                 docs.append(YamlDocument(index, None, _err(_mark(source, e))))
                 break
@@ -226,7 +233,13 @@ def parse_documents(
 
 
 def _document(
-    loader: _Loader, node: Any, index: int, source: str, text: str, max_bytes: int, require_mapping: bool
+    loader: _Loader,
+    node: Any,
+    index: int,
+    source: str,
+    text: str,
+    max_bytes: int,
+    require_mapping: bool,
 ) -> YamlDocument:
     if node is None:
         return YamlDocument(index, None)

@@ -136,12 +136,39 @@ def terminate(record: ProcessRecord, *, timeout: float = 10.0) -> bool:
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.terminate()
-    _gone, alive = psutil.wait_procs(family, timeout=timeout)
+    alive = _wait_gone(family, timeout)
     for member in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()
-    psutil.wait_procs(alive, timeout=timeout)
+    _wait_gone(alive, timeout)
     return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` s for ``procs`` to exit; returns those still running.
+
+    A zombie counts as gone: it has exited, only its parent has not collected it yet (it is
+    reaped here when the parent is this process).
+    """
+    deadline = time.monotonic() + timeout
+    alive = list(procs)
+    while alive:
+        alive = [proc for proc in alive if _running(proc)]
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return alive
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return True
+        with contextlib.suppress(psutil.Error, ChildProcessError):
+            proc.wait(timeout=0)
+        return False
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _cmdline(proc: psutil.Process) -> list[str]:

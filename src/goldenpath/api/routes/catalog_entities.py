@@ -6,9 +6,14 @@ https://backstage.io/docs/features/software-catalog/software-catalog-api so that
 
 - ``GET /entities`` returns at most ``limit`` entities (default and maximum
   ``ENTITIES_MAX_LIMIT``). When more exist, the response carries Backstage's own
-  ``Link: </api/catalog/entities?...&after=<cursor>>; rel="next"`` header; ``offset`` is
-  accepted for compatibility (skips within the bounded window only).
-- ``GET /entities/by-query`` defaults to 20 items, at most ``QUERY_MAX_LIMIT``.
+  ``Link: </api/catalog/entities?...&after=<cursor>>; rel="next"`` header (the URL to
+  fetch next). ``offset`` is accepted up to ``OFFSET_MAX``.
+- ``GET /entities/by-query`` defaults to 20 items, at most ``QUERY_MAX_LIMIT``; it returns
+  ``pageInfo.nextCursor`` (no ``prevCursor``: pages are keyset scans forward).
+  ``fullTextFilterFields`` is accepted and ignored: full text always searches name, title,
+  description, tags and owner.
+- ``POST /entities/by-refs`` takes at most ``BY_REFS_MAX`` refs (what the Backstage client
+  sends per chunk); more is a 400.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from goldenpath.api.deps import PrincipalDep, ServicesDep
+from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from goldenpath.api.responses import FastJSON
 from goldenpath.api.routes._params import fields_param, legacy_order_param, order_field_param
 from goldenpath.errors import InvalidInput
 
 __all__ = ["ENTITIES_MAX_LIMIT", "QUERY_MAX_LIMIT", "router"]
 
 ENTITIES_MAX_LIMIT = 500
+OFFSET_MAX = 10_000
+BY_REFS_MAX = 1000  # what @backstage/catalog-client sends per request at most
+BY_REFS_CHUNK = 500
 QUERY_MAX_LIMIT = 500
 QUERY_DEFAULT_LIMIT = 20
 
@@ -45,21 +53,39 @@ def list_entities(
     _who: PrincipalDep,
     filter: FilterQ = None,
     fields: FieldsQ = None,
-    limit: Annotated[int, Query(ge=0, le=ENTITIES_MAX_LIMIT)] = ENTITIES_MAX_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=ENTITIES_MAX_LIMIT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=ENTITIES_MAX_LIMIT)] = ENTITIES_MAX_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
     after: str | None = None,
     order: Annotated[list[str] | None, Query(description="asc:metadata.name")] = None,
 ) -> Response:
     """A JSON array of entities; ``Link: <…after=…>; rel="next"`` when more exist."""
+    ordering = [f"{field},{direction}" for field, direction in legacy_order_param(order)]
+    cursor = after
+    if offset and not after:
+        cursor = _skip(svc, filter or [], ordering, offset)
+        if cursor is None:
+            return FastJSON([])
     page = svc.catalog.query_entities(
-        filters=filter or [], order=legacy_order_param(order), limit=limit + offset,
-        cursor=after, fields=fields_param(fields),
+        filters=filter or [], order=ordering, limit=limit, cursor=cursor,
+        fields=fields_param(fields),
     )
-    items = page.items[offset:] if limit else []
-    headers = {}
-    if page.next_cursor and limit:
-        headers["Link"] = _next_link(request, page.next_cursor)
-    return JSONResponse(items, headers=headers)
+    headers = {"Link": _next_link(request, page.next_cursor)} if page.next_cursor else {}
+    return FastJSON(page.items, headers=headers)
+
+
+def _skip(svc: Any, filters: list[str], ordering: list[str], offset: int) -> str | None:
+    """The cursor after the first ``offset`` matches, None when there are no more (keyset walk)."""
+    cursor: str | None = None
+    while offset > 0:
+        page = svc.catalog.query_entities(
+            filters=filters, order=ordering, limit=min(offset, ENTITIES_MAX_LIMIT),
+            cursor=cursor, fields=["kind"],
+        )
+        offset -= len(page.items)
+        cursor = page.next_cursor
+        if cursor is None:  # fewer than ``offset`` matches: nothing left to list
+            return None
+    return cursor
 
 
 def _next_link(request: Request, cursor: str) -> str:
@@ -74,20 +100,17 @@ def query_entities(
     _who: PrincipalDep,
     filter: FilterQ = None,
     fields: FieldsQ = None,
-    limit: Annotated[int, Query(ge=0, le=QUERY_MAX_LIMIT)] = QUERY_DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=QUERY_MAX_LIMIT)] = QUERY_DEFAULT_LIMIT,
     orderField: Annotated[list[str] | None, Query(description="metadata.name,asc")] = None,
     fullTextFilterTerm: str | None = None,
     fullTextFilterFields: FieldsQ = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> FastJSON:
     """``{"items", "totalItems", "pageInfo": {"nextCursor"?, "prevCursor"?}}``."""
-    full_text = None
-    if fullTextFilterTerm and fullTextFilterTerm.strip():
-        full_text = {
-            "term": fullTextFilterTerm.strip(), "fields": fields_param(fullTextFilterFields)
-        }
+    term = fullTextFilterTerm.strip() if fullTextFilterTerm else None
+    ordering = [f"{field},{direction}" for field, direction in order_field_param(orderField)]
     page = svc.catalog.query_entities(
-        filters=filter or [], full_text=full_text, order=order_field_param(orderField),
+        filters=filter or [], full_text=term or None, order=ordering,
         limit=limit, cursor=cursor, fields=fields_param(fields),
     )
     page_info = {
@@ -95,47 +118,51 @@ def query_entities(
         for key, value in (("nextCursor", page.next_cursor), ("prevCursor", page.prev_cursor))
         if value
     }
-    return {"items": page.items, "totalItems": page.total_items, "pageInfo": page_info}
+    return FastJSON({"items": page.items, "totalItems": page.total_items, "pageInfo": page_info})
 
 
 class EntitiesByRefs(BaseModel):
     """Body of ``POST /entities/by-refs``."""
 
-    entityRefs: list[str] = Field(max_length=1000)
+    entityRefs: list[str] = Field(max_length=BY_REFS_MAX)
     fields: list[str] | None = None
 
 
 @router.post("/entities/by-refs", summary="Entities for a list of refs, in order (Backstage)")
 def entities_by_refs(
-    body: EntitiesByRefs, svc: ServicesDep, _who: PrincipalDep, filter: FilterQ = None
-) -> dict[str, Any]:
+    body: EntitiesByRefs, svc: ServicesDep, _who: ReaderDep, filter: FilterQ = None
+) -> FastJSON:
     """``{"items": [entity | null, ...]}`` in the order of ``entityRefs``."""
     if filter:
         raise InvalidInput("filter: not supported on by-refs; filter the returned items instead")
-    items = svc.catalog.get_entities_by_refs(body.entityRefs, fields=fields_param(body.fields))
-    return {"items": items}
+    fields = fields_param(body.fields)
+    items: list[Any] = []
+    for start in range(0, len(body.entityRefs), BY_REFS_CHUNK):
+        chunk = body.entityRefs[start : start + BY_REFS_CHUNK]
+        items.extend(svc.catalog.get_entities_by_refs(chunk, fields=fields))
+    return FastJSON({"items": items})
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}", summary="One entity by ref (Backstage)")
 def entity_by_name(
     kind: str, namespace: str, name: str, svc: ServicesDep, _who: PrincipalDep
-) -> Any:
+) -> FastJSON:
     """The entity, or a 404 problem."""
-    return svc.catalog.get_entity_by_ref(f"{kind}:{namespace}/{name}")
+    return FastJSON(svc.catalog.get_entity_by_ref(f"{kind}:{namespace}/{name}"))
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}/ancestry", summary="Ancestry (Backstage)")
 def entity_ancestry(
     kind: str, namespace: str, name: str, svc: ServicesDep, _who: PrincipalDep
-) -> Any:
+) -> FastJSON:
     """``{"rootEntityRef", "items": [{"entity", "parentEntityRefs"}]}``."""
-    return svc.catalog.ancestry(f"{kind}:{namespace}/{name}")
+    return FastJSON(svc.catalog.ancestry(f"{kind}:{namespace}/{name}"))
 
 
 @router.get("/entities/by-uid/{uid}", summary="One entity by metadata.uid (Backstage)")
-def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> Any:
+def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> FastJSON:
     """The entity, or a 404 problem."""
-    return svc.catalog.get_entity_by_uid(uid)
+    return FastJSON(svc.catalog.get_entity_by_uid(uid))
 
 
 @router.delete("/entities/by-uid/{uid}", status_code=204, summary="Delete an entity (Backstage)")
@@ -151,6 +178,6 @@ def entity_facets(
     _who: PrincipalDep,
     facet: Annotated[list[str], Query(min_length=1, max_length=20)],
     filter: FilterQ = None,
-) -> dict[str, Any]:
+) -> FastJSON:
     """``{"facets": {"<facet>": [{"value", "count"}]}}``."""
-    return {"facets": svc.catalog.facets(facets=facet, filters=filter or [])}
+    return FastJSON({"facets": svc.catalog.facets(facets=facet, filters=filter or [])})

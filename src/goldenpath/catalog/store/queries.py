@@ -25,6 +25,7 @@ from goldenpath.catalog.store.tables import (
     catalog_errors,
     catalog_relations,
     catalog_search,
+    catalog_state,
 )
 
 __all__ = [
@@ -33,10 +34,12 @@ __all__ = [
     "entities_by_refs",
     "entity_by_ref",
     "entity_by_uid",
+    "count_matching",
     "facet_counts",
     "list_errors",
     "parent_ref_of",
     "query_page",
+    "version",
 ]
 
 E = catalog_entities.c
@@ -110,6 +113,22 @@ def parent_ref_of(conn: Connection, ref: str) -> str | None:
     return conn.execute(sa.select(E.parent_ref).where(E.entity_ref == ref)).scalar()
 
 
+def version(conn: Connection) -> int:
+    """The catalog's write counter (see ``catalog_state``)."""
+    return int(conn.execute(sa.select(catalog_state.c.version)
+                            .where(catalog_state.c.id == 1)).scalar() or 0)
+
+
+def _probe(cond: Condition) -> ColumnElement[bool]:
+    """Per-row ``EXISTS`` form of a condition: cheap when walking entities in ref order."""
+    if cond.key in _COLUMNS or cond.key.startswith("relations."):
+        return _condition(cond)
+    sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == cond.key)
+    if cond.values is not None:
+        sub = sub.where(S.value.in_(cond.values))
+    return sub.exists()
+
+
 def _condition(cond: Condition) -> ColumnElement[bool]:
     if cond.key in _COLUMNS:
         column = _COLUMNS[cond.key]
@@ -126,10 +145,12 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
     return E.entity_id.in_(sub)
 
 
-def _where(conn: Connection, filters: FilterSet, full_text: str | None) -> ColumnElement[bool]:
+def _where(conn: Connection, filters: FilterSet, full_text: str | None, *,
+           probe: bool = False) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = []
+    make = _probe if probe else _condition
     if filters:
-        clauses.append(sa.or_(*(sa.and_(*(_condition(c) for c in g)) for g in filters)))
+        clauses.append(sa.or_(*(sa.and_(*(make(c) for c in g)) for g in filters)))
     terms = fulltext_terms(full_text)
     if terms and conn.dialect.name == "sqlite":
         match = " ".join(f'"{t}"*' for t in terms)
@@ -160,11 +181,28 @@ def _after(value: ColumnElement[Any], order: Order, last: tuple[str | None, str]
     return sa.or_(beyond, sa.and_(value == last_value, E.entity_ref > last_ref), value.is_(None))
 
 
-def query_page(conn: Connection, *, filters: FilterSet, full_text: str | None,
-               order: Order | None, limit: int, after: Cursor | None) -> Page:
-    """One keyset page of entities matching ``filters`` and ``full_text``, sorted by ``order``."""
+#: above this many matches, pages walk the ref index and probe each row instead of
+#: materialising the matching set and sorting it
+_DENSE = 2000
+
+
+def count_matching(conn: Connection, filters: FilterSet, full_text: str | None) -> int:
+    """How many entities match (``totalItems``)."""
     where = _where(conn, filters, full_text)
-    total = conn.execute(sa.select(sa.func.count()).select_from(catalog_entities).where(where)).scalar_one()
+    stmt = sa.select(sa.func.count()).select_from(catalog_entities).where(where)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def query_page(conn: Connection, *, filters: FilterSet, full_text: str | None,
+               order: Order | None, limit: int, after: Cursor | None,
+               total: int | None = None) -> Page:
+    """One keyset page of entities matching ``filters`` and ``full_text``, sorted by ``order``.
+
+    ``total``: ``totalItems`` when the caller knows it (cached), else it is counted.
+    """
+    if total is None:
+        total = count_matching(conn, filters, full_text)
+    where = _where(conn, filters, full_text, probe=total > _DENSE and order is None)
     value = _sort_column(order)
     stmt = sa.select(E.entity_ref, E.entity).where(where)
     if value is None:

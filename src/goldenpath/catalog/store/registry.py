@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from goldenpath.catalog.store.sync import bump_version
 from goldenpath.catalog.store.tables import catalog_locations
 
 __all__ = ["delete_location", "find_location", "get_location", "insert_location", "list_locations"]
@@ -50,4 +51,7 @@ def list_locations(conn: Connection, *, limit: int, after_id: str | None = None)
 
 def delete_location(conn: Connection, location_id: str) -> bool:
     """Delete a location; its entities, search rows, relations and errors go with it (cascade)."""
-    return bool(conn.execute(catalog_locations.delete().where(L.id == location_id)).rowcount)
+    deleted = bool(conn.execute(catalog_locations.delete().where(L.id == location_id)).rowcount)
+    if deleted:
+        bump_version(conn)
+    return deleted

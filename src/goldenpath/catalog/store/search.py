@@ -9,7 +9,7 @@ Relations are not flattened here: ``relations.<type>`` filters read the relation
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from goldenpath.catalog.store.tables import MAX_VALUE_LENGTH
@@ -21,55 +21,45 @@ MAX_ROWS_PER_ENTITY = 400
 _SKIPPED = {"relations", "status", "metadata.etag"}
 
 
-def _leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            child = f"{path}.{key}" if path else str(key)
-            if child.lower() in _SKIPPED:
-                continue
-            yield from _leaves(value, child)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, Mapping | list):
-                yield from _leaves(item, path)
-            else:
-                yield path, item
-    else:
-        yield path, node
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool):
+    if value is True or value is False:
         return "true" if value else "false"
-    return str(value)
+    return value if type(value) is str else str(value)
 
 
 def search_rows(entity: Mapping[str, Any]) -> list[tuple[str, str | None, str | None]]:
     """``(key, value, original_value)`` rows for one entity; keys and values lower-cased.
 
-    ``metadata.namespace`` is always present (``default`` when absent), like Backstage.
+    ``metadata.namespace`` is always present (``default`` when absent), like Backstage. At most
+    :data:`MAX_ROWS_PER_ENTITY` rows; duplicates (same key and value) are dropped.
     """
     rows: list[tuple[str, str | None, str | None]] = []
     seen: set[tuple[str, str | None]] = set()
     metadata = entity.get("metadata") or {}
     if "namespace" not in metadata:
         rows.append(("metadata.namespace", "default", "default"))
-    for path, raw in _leaves(entity, ""):
-        key = path.lower()
-        if len(key) > 200:
+        seen.add(("metadata.namespace", "default"))
+    stack: list[tuple[str, Any]] = [("", entity)]
+    while stack and len(rows) < MAX_ROWS_PER_ENTITY:
+        path, node = stack.pop()
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                key = f"{path}.{k}".lower() if path else str(k).lower()
+                if key not in _SKIPPED and len(key) <= 200:
+                    stack.append((key, v))
             continue
-        original = _text(raw)
+        if isinstance(node, list):
+            stack.extend((path, item) for item in node)
+            continue
+        original = _text(node)
         if original is not None and len(original) > MAX_VALUE_LENGTH:
             original = None
         value = None if original is None else original.lower()
-        if (key, value) in seen:
-            continue
-        seen.add((key, value))
-        rows.append((key, value, original))
-        if len(rows) >= MAX_ROWS_PER_ENTITY:
-            break
+        if (path, value) not in seen:
+            seen.add((path, value))
+            rows.append((path, value, original))
     return rows
 
 

@@ -25,12 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from goldenpath.catalog.model import Entity, Relation
+from goldenpath.catalog.store import bulk
 from goldenpath.catalog.store.search import full_text_document, search_rows
 from goldenpath.catalog.store.tables import (
     catalog_entities,
     catalog_errors,
     catalog_relations,
     catalog_search,
+    catalog_state,
 )
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "Existing",
     "LocationPass",
     "RefreshReport",
+    "analyze",
+    "bump_version",
     "load_existing",
     "sync_location",
 ]
@@ -222,7 +226,9 @@ def sync_location(
     _plan_kept_invalid(conn, batch, existing, errors, writes, now, report)
     if batch.complete:
         _plan_orphans(conn, batch, existing, emitted, now, orphan_grace, writes, report)
-    _apply(conn, writes)
+    if writes.inserts or writes.updates or writes.deletes or writes.derived:
+        _apply(conn, writes)
+        bump_version(conn)
     conn.execute(catalog_errors.delete().where(catalog_errors.c.location_id == batch.location_id))
     if errors:
         conn.execute(catalog_errors.insert(), [
@@ -232,6 +238,29 @@ def sync_location(
         ])
     report.errors.extend(e.to_dict(batch.location_id) for e in errors)
     report.invalid.extend(batch.invalid_refs)
+
+
+_ANALYZED_TABLES = ("catalog_entities", "catalog_search", "catalog_relations")
+
+
+def analyze(conn: Connection) -> None:
+    """Refresh planner statistics after a bulk load (SQLite: sampled, a few milliseconds).
+
+    Without them SQLite picks the ``kind`` index for a selective owner filter and scans
+    thousands of rows instead of starting from the relation.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        for table in _ANALYZED_TABLES:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+    else:
+        conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED_TABLES)}")
+
+
+def bump_version(conn: Connection) -> None:
+    """Mark the catalog as changed (cached counts and facets of readers become stale)."""
+    conn.execute(catalog_state.update().where(catalog_state.c.id == 1)
+                 .values(version=catalog_state.c.version + 1))
 
 
 def _conflict_message(ref: str, owner: str) -> str:
@@ -341,12 +370,19 @@ def _plan_orphans(conn: Connection, batch: LocationPass, existing: dict[str, Exi
         report.orphaned.append(ref)
 
 
+_ENTITY_COLUMNS = (
+    "entity_id", "entity_ref", "kind", "namespace", "name", "location_id", "location_key",
+    "parent_ref", "hash", "etag", "generation", "entity", "search_text", "orphaned_at",
+    "created_at", "updated_at",
+)
+
+
 def _apply(conn: Connection, writes: _Writes) -> None:
     e = catalog_entities.c
     for i in range(0, len(writes.deletes), _CHUNK):
         conn.execute(catalog_entities.delete().where(e.entity_id.in_(writes.deletes[i:i + _CHUNK])))
-    if writes.inserts:
-        conn.execute(catalog_entities.insert(), writes.inserts)
+    bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS,
+                     [tuple(r[c] for c in _ENTITY_COLUMNS) for r in writes.inserts])
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in writes.updates:
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
@@ -358,27 +394,23 @@ def _apply(conn: Connection, writes: _Writes) -> None:
     _apply_derived(conn, writes.derived)
 
 
-def _apply_derived(conn: Connection, derived: list[tuple[str, Entity, list[Relation] | None]]) -> None:
+def _apply_derived(
+    conn: Connection, derived: list[tuple[str, Entity, list[Relation] | None]]
+) -> None:
     """Rewrite search rows (and relations, when given) of changed entities."""
     uids = [d[0] for d in derived]
     rel_uids = [d[0] for d in derived if d[2] is not None]
+    s, r = catalog_search.c, catalog_relations.c
     for i in range(0, len(uids), _CHUNK):
-        conn.execute(catalog_search.delete().where(catalog_search.c.entity_id.in_(uids[i:i + _CHUNK])))
+        conn.execute(catalog_search.delete().where(s.entity_id.in_(uids[i:i + _CHUNK])))
     for i in range(0, len(rel_uids), _CHUNK):
         conn.execute(catalog_relations.delete().where(
-            catalog_relations.c.originating_entity_id.in_(rel_uids[i:i + _CHUNK])))
-    search: list[dict[str, Any]] = []
-    relations: list[dict[str, Any]] = []
+            r.originating_entity_id.in_(rel_uids[i:i + _CHUNK])))
+    search: list[tuple[str, str, str | None, str | None]] = []
+    relations: list[tuple[str, str, str, str]] = []
     for uid, entity, rels in derived:
-        search.extend({"entity_id": uid, "key": k, "value": v, "original_value": o}
-                      for k, v, o in search_rows(entity))
-        for r in dict.fromkeys(rels or ()):
-            relations.append({"originating_entity_id": uid, "source_entity_ref": r.source,
-                              "type": r.type, "target_entity_ref": r.target})
-        if len(search) > 20_000:
-            conn.execute(catalog_search.insert(), search)
-            search = []
-    if search:
-        conn.execute(catalog_search.insert(), search)
-    if relations:
-        conn.execute(catalog_relations.insert(), relations)
+        search.extend([(uid, k, v, o) for k, v, o in search_rows(entity)])
+        relations.extend((uid, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
+    bulk.insert_rows(conn, catalog_search, ("entity_id", "key", "value", "original_value"), search)
+    bulk.insert_rows(conn, catalog_relations, ("originating_entity_id", "source_entity_ref",
+                                                "type", "target_entity_ref"), relations)

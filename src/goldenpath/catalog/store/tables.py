@@ -21,6 +21,7 @@ __all__ = [
     "catalog_locations",
     "catalog_relations",
     "catalog_search",
+    "catalog_state",
 ]
 
 #: search values longer than this are stored as NULL (still matched by "exists"), as Backstage
@@ -83,7 +84,7 @@ catalog_search = sa.Table(
     sa.Column("original_value", sa.String(MAX_VALUE_LENGTH), nullable=True),
     # covering for filters (key, value → entity_id) and facets (… → original_value)
     sa.Index("ix_catalog_search_key_value", "key", "value", "original_value", "entity_id"),
-    sa.Index("ix_catalog_search_entity_id", "entity_id"),
+    sa.Index("ix_catalog_search_entity_id", "entity_id", "key", "value"),
 )
 
 catalog_relations = sa.Table(
@@ -122,4 +123,12 @@ catalog_errors = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_catalog_errors_location_id", "location_id"),
     sa.Index("ix_catalog_errors_entity_ref", "entity_ref"),
+)
+
+#: one row (id 1): ``version`` goes up with every write, so readers can cache counts and facets
+catalog_state = sa.Table(
+    "catalog_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
 )

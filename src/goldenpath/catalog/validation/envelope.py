@@ -68,7 +68,9 @@ def check_envelope(data: dict[str, Any]) -> list[EntityError]:
     if "metadata" in data:
         if not isinstance(metadata, dict):
             errors.append(
-                EntityError("metadata", f"metadata must be an object, not {_type(metadata)}", "envelope")
+                EntityError(
+                    "metadata", f"metadata must be an object, not {_type(metadata)}", "envelope"
+                )
             )
         elif "name" not in metadata:
             errors.append(
@@ -80,19 +82,22 @@ def check_envelope(data: dict[str, Any]) -> list[EntityError]:
             )
         else:
             for field in ("name", "namespace"):
-                if field in metadata and (err := _str_error(f"metadata.{field}", metadata[field], "envelope")):
+                if field in metadata and (
+                    err := _str_error(f"metadata.{field}", metadata[field], "envelope")
+                ):
                     errors.append(err)
     return errors
 
 
 def check_annotations_object(metadata: dict[str, Any]) -> EntityError | None:
-    """``metadata.annotations`` must be a mapping (``null``/absent is fine), as Backstage requires."""
+    """``metadata.annotations`` must be a mapping (``null``/absent is fine), as in Backstage."""
     annotations = metadata.get("annotations")
     if annotations is None or isinstance(annotations, dict):
         return None
     return EntityError(
         "metadata.annotations",
-        f"metadata.annotations must be a valid object (a mapping of key: value), not {_type(annotations)}",
+        "metadata.annotations must be a valid object (a mapping of key: value), "
+        f"not {_type(annotations)}",
         "envelope",
     )
 
@@ -110,14 +115,17 @@ def check_entity_schema(entity: dict[str, Any]) -> list[EntityError]:
             errors.append(
                 EntityError(
                     key,
-                    f"Malformed envelope, <root> must NOT have additional properties: remove `{key}` "
+                    "Malformed envelope, <root> must NOT have additional properties: "
+                    f"remove `{key}` "
                     "(allowed: apiVersion, kind, metadata, spec)",
                     "policy",
                 )
             )
     errors.extend(_check_metadata(entity["metadata"]))
     if "spec" in entity and not isinstance(entity["spec"], dict):
-        errors.append(EntityError("spec", f"spec must be an object, not {_type(entity['spec'])}", "policy"))
+        errors.append(
+            EntityError("spec", f"spec must be an object, not {_type(entity['spec'])}", "policy")
+        )
     if "relations" in entity:
         errors.extend(_check_relations(entity["relations"]))
     if "status" in entity:
@@ -128,15 +136,30 @@ def check_entity_schema(entity: dict[str, Any]) -> list[EntityError]:
 def _check_metadata(metadata: dict[str, Any]) -> list[EntityError]:
     errors: list[EntityError] = []
     for field in ("uid", "etag", "name", "namespace", "title"):
-        if field in metadata and (err := _str_error(f"metadata.{field}", metadata[field], "policy")):
+        if field in metadata and (
+            err := _str_error(f"metadata.{field}", metadata[field], "policy")
+        ):
             errors.append(err)
+    description = metadata.get("description")
+    if "description" in metadata and not isinstance(description, str):
+        errors.append(
+            EntityError(
+                "metadata.description",
+                f"metadata.description must be a string, not {_type(description)}; quote it",
+                "policy",
+            )
+        )
     for field in ("labels", "annotations"):
         if field not in metadata:
             continue
         value = metadata[field]
         if not isinstance(value, dict):
             errors.append(
-                EntityError(f"metadata.{field}", f"metadata.{field} must be an object, not {_type(value)}", "policy")
+                EntityError(
+                    f"metadata.{field}",
+                    f"metadata.{field} must be an object, not {_type(value)}",
+                    "policy",
+                )
             )
             continue
         for key, item in value.items():
@@ -144,7 +167,8 @@ def _check_metadata(metadata: dict[str, Any]) -> list[EntityError]:
                 errors.append(
                     EntityError(
                         f"metadata.{field}.{key}",
-                        f"metadata.{field}.{key} must be a string, not {_type(item)}; quote the value",
+                        f"metadata.{field}.{key} must be a string, not {_type(item)}; "
+                        "quote the value",
                         "policy",
                     )
                 )
@@ -165,7 +189,11 @@ def _check_string_list(path: str, value: Any) -> list[EntityError]:
 
 def _check_links(links: Any) -> list[EntityError]:
     if not isinstance(links, list):
-        return [EntityError("metadata.links", f"metadata.links must be an array, not {_type(links)}", "policy")]
+        return [
+            EntityError(
+                "metadata.links", f"metadata.links must be an array, not {_type(links)}", "policy"
+            )
+        ]
     errors: list[EntityError] = []
     for i, link in enumerate(links):
         path = f"metadata.links.{i}"
@@ -173,7 +201,9 @@ def _check_links(links: Any) -> list[EntityError]:
             errors.append(EntityError(path, f"{path} must be an object with a url", "policy"))
             continue
         if "url" not in link:
-            errors.append(EntityError(f"{path}.url", f"{path} must have required property 'url'", "policy"))
+            errors.append(
+                EntityError(f"{path}.url", f"{path} must have required property 'url'", "policy")
+            )
         for field in ("url", "title", "icon", "type"):
             if field in link and (err := _str_error(f"{path}.{field}", link[field], "policy")):
                 errors.append(err)
@@ -182,18 +212,30 @@ def _check_links(links: Any) -> list[EntityError]:
 
 def _check_relations(relations: Any) -> list[EntityError]:
     if not isinstance(relations, list):
-        return [EntityError("relations", f"relations must be an array, not {_type(relations)}", "policy")]
+        return [
+            EntityError(
+                "relations", f"relations must be an array, not {_type(relations)}", "policy"
+            )
+        ]
     errors: list[EntityError] = []
     for i, rel in enumerate(relations):
         path = f"relations.{i}"
         if not isinstance(rel, dict) or not {"type", "targetRef"} <= rel.keys():
-            errors.append(EntityError(path, f"{path} must be an object with type and targetRef", "policy"))
+            errors.append(
+                EntityError(path, f"{path} must be an object with type and targetRef", "policy")
+            )
             continue
         extra = set(rel) - {"type", "targetRef", "target"}
         if extra:
-            errors.append(EntityError(path, f"{path} must NOT have additional properties {sorted(extra)}", "policy"))
+            errors.append(
+                EntityError(
+                    path, f"{path} must NOT have additional properties {sorted(extra)}", "policy"
+                )
+            )
         if not isinstance(rel["type"], str) or not _RELATION_TYPE.match(rel["type"]):
-            errors.append(EntityError(f"{path}.type", f"{path}.type must be a word (e.g. ownedBy)", "policy"))
+            errors.append(
+                EntityError(f"{path}.type", f"{path}.type must be a word (e.g. ownedBy)", "policy")
+            )
         if err := _str_error(f"{path}.targetRef", rel["targetRef"], "policy"):
             errors.append(err)
     return errors
@@ -217,6 +259,8 @@ def _check_status(status: Any) -> list[EntityError]:
         )
         if not ok:
             errors.append(
-                EntityError(path, f"{path} must have type, level (info|warning|error) and message", "policy")
+                EntityError(
+                    path, f"{path} must have type, level (info|warning|error) and message", "policy"
+                )
             )
     return errors

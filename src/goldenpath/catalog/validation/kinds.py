@@ -32,7 +32,8 @@ def _type_name(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _err(path: str, message: str) -> list[EntityError]:
@@ -69,7 +70,11 @@ def _array(item: Check) -> Check:
     return check
 
 
-def _object(fields: dict[str, Check] | None = None, required: tuple[str, ...] = (), extra: Check | None = None) -> Check:
+def _object(
+    fields: dict[str, Check] | None = None,
+    required: tuple[str, ...] = (),
+    extra: Check | None = None,
+) -> Check:
     fields = fields or {}
 
     def check(path: str, value: Any) -> list[EntityError]:
@@ -93,7 +98,9 @@ def _enum(*allowed: str) -> Check:
     def check(path: str, value: Any) -> list[EntityError]:
         if value in allowed:
             return []
-        return _err(path, f"{path} must be equal to one of the allowed values: {', '.join(allowed)}")
+        return _err(
+            path, f"{path} must be equal to one of the allowed values: {', '.join(allowed)}"
+        )
 
     return check
 
@@ -122,7 +129,11 @@ _TEMPLATE_SPEC = _object(
         "parameters": _parameters,
         "secrets": _object({"schema": OBJ}),
         "presentation": _object(
-            {"buttonLabels": _object({k: ANY_STR for k in ("backButtonText", "createButtonText", "reviewButtonText")})}
+            {
+                "buttonLabels": _object(
+                    {k: ANY_STR for k in ("backButtonText", "createButtonText", "reviewButtonText")}
+                )
+            }
         ),
         "EXPERIMENTAL_recovery": _object({"EXPERIMENTAL_strategy": ANY_STR}),
         "formDecorators": _DECORATORS,
@@ -142,8 +153,20 @@ _TEMPLATE_SPEC = _object(
         ),
         "output": _object(
             {
-                "links": _array(_object({"if": _string_or_bool, "url": STR, "entityRef": STR, "icon": STR})),
-                "text": _array(_object({"if": _string_or_bool, "icon": STR, "content": ANY_STR})),
+                "links": _array(
+                    _object(
+                        {
+                            "if": _string_or_bool,
+                            "title": STR,
+                            "url": STR,
+                            "entityRef": STR,
+                            "icon": STR,
+                        }
+                    )
+                ),
+                "text": _array(
+                    _object({"if": _string_or_bool, "title": STR, "icon": STR, "content": ANY_STR})
+                ),
             },
             extra=ANY_STR,
         ),
@@ -218,12 +241,16 @@ _LOWER_KNOWN = frozenset(k.lower() for k in KNOWN_KINDS)
 
 def _not_recognized(entity: dict[str, Any]) -> str:
     kind, api_version = entity["kind"], entity["apiVersion"]
-    ref = f"{kind}:{entity['metadata'].get('namespace') or 'default'}/{entity['metadata']['name']}".lower()
+    metadata = entity["metadata"]
+    ref = f"{kind}:{metadata.get('namespace') or 'default'}/{metadata['name']}".lower()
     hint = ""
     if kind == "Template":
         hint = " (Template needs apiVersion scaffolder.backstage.io/v1beta3)"
     elif kind in _SPECS:
-        hint = f" ({kind} needs apiVersion backstage.io/v1alpha1 or backstage.io/v1beta1, not {api_version})"
+        hint = (
+            f" ({kind} needs apiVersion backstage.io/v1alpha1 or backstage.io/v1beta1, "
+            f"not {api_version})"
+        )
     elif kind.lower() in _LOWER_KNOWN:
         hint = " (kinds are case-sensitive: write e.g. Component, API, Group)"
     return (

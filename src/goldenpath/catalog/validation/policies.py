@@ -45,9 +45,14 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 _KNOWN_ROOT_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 
-_NAME_RULE = "a string that is sequences of [a-zA-Z0-9] separated by any of [-_.], at most 63 characters in total"
+_NAME_RULE = (
+    "a string that is sequences of [a-zA-Z0-9] separated by any of [-_.], "
+    "at most 63 characters in total"
+)
 _PREFIX_RULE = "a valid prefix and/or suffix"
-_DNS_RULE = "a string that is sequences of [a-z0-9] separated by [-], at most 63 characters in total"
+_DNS_RULE = (
+    "a string that is sequences of [a-z0-9] separated by [-], at most 63 characters in total"
+)
 
 
 @lru_cache(maxsize=65_536)
@@ -66,7 +71,9 @@ def _is_dns_subdomain(value: str) -> bool:
     return 1 <= len(value) <= 253 and all(is_valid_dns_label(p) for p in value.split("."))
 
 
-def _prefix_and_or_suffix(value: Any, prefix: Callable[[str], bool], suffix: Callable[[str], bool]) -> bool:
+def _prefix_and_or_suffix(
+    value: Any, prefix: Callable[[str], bool], suffix: Callable[[str], bool]
+) -> bool:
     if not isinstance(value, str):
         return False
     parts = value.split("/")
@@ -129,7 +136,7 @@ def _non_empty(value: Any) -> bool:
 
 
 def apply_default_namespace(entity: dict[str, Any], namespace: str = "default") -> None:
-    """Set ``metadata.namespace`` when missing or empty (``DefaultNamespaceEntityPolicy``), in place."""
+    """Set ``metadata.namespace`` when missing or empty (DefaultNamespaceEntityPolicy), in place."""
     if not entity["metadata"].get("namespace"):
         entity["metadata"]["namespace"] = namespace
 
@@ -137,19 +144,31 @@ def apply_default_namespace(entity: dict[str, Any], namespace: str = "default") 
 def check_no_foreign_root_fields(entity: dict[str, Any]) -> list[EntityError]:
     """Only apiVersion, kind, metadata and spec may be written by hand (``Unknown field …``)."""
     return [
-        EntityError(key, f"Unknown field {key}: only apiVersion, kind, metadata and spec are allowed at the root", "policy")
+        EntityError(
+            key,
+            f"Unknown field {key}: only apiVersion, kind, metadata and spec are allowed "
+            "at the root",
+            "policy",
+        )
         for key in entity
         if key not in _KNOWN_ROOT_FIELDS
     ]
 
 
 def _bad(field: str, value: Any, rule: str | None) -> EntityError:
+    # Backstage's wording names labels/annotations/tags/links without "metadata."; the path is full.
+    path = (
+        field
+        if field in ("apiVersion", "kind") or field.startswith("metadata.")
+        else f"metadata.{field}"
+    )
     expectation = f' expected {rule} but found "{value}".' if rule else ""
-    return EntityError(field, f'"{field}" is not valid;{expectation} {_ADR}', "policy")
+    return EntityError(path, f'"{field}" is not valid;{expectation} {_ADR}', "policy")
 
 
 def check_field_formats(entity: dict[str, Any]) -> list[EntityError]:
-    """``FieldFormatEntityPolicy``: formats of apiVersion, kind, name, namespace, labels, annotations, tags, links.
+    """``FieldFormatEntityPolicy``: formats of apiVersion, kind, name, namespace, labels,
+    annotations, tags and links.
 
     Paths are Backstage's field names: ``metadata.name``, ``labels.<key>``, ``annotations.<key>``,
     ``tags.<i>``, ``links.<i>.url``.
@@ -160,7 +179,12 @@ def check_field_formats(entity: dict[str, Any]) -> list[EntityError]:
         errors.append(_bad("apiVersion", entity["apiVersion"], _PREFIX_RULE))
     if not is_valid_kind(entity["kind"]):
         errors.append(
-            _bad("kind", entity["kind"], "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], at most 63 characters in total")
+            _bad(
+                "kind",
+                entity["kind"],
+                "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], "
+                "at most 63 characters in total",
+            )
         )
     if not is_valid_object_name(metadata["name"]):
         errors.append(_bad("metadata.name", metadata["name"], _NAME_RULE))
@@ -172,13 +196,24 @@ def check_field_formats(entity: dict[str, Any]) -> list[EntityError]:
             if not is_valid_annotation_key(key):
                 errors.append(_bad(f"{field}.{key}", key, _PREFIX_RULE))
             elif value is None:
-                errors.append(EntityError(f"{field}.{key}", f"{field}.{key} must have a value", "policy"))
+                errors.append(
+                    EntityError(
+                        f"metadata.{field}.{key}", f"{field}.{key} must have a value", "policy"
+                    )
+                )
             elif not value_ok(value):
-                errors.append(_bad(f"{field}.{key}", value, _NAME_RULE if field == "labels" else "a string"))
+                errors.append(
+                    _bad(f"{field}.{key}", value, _NAME_RULE if field == "labels" else "a string")
+                )
     for i, tag in enumerate(metadata.get("tags") or []):
         if not is_valid_tag(tag):
             errors.append(
-                _bad(f"tags.{i}", tag, "a string that is sequences of [a-z0-9+#] separated by [-], at most 63 characters in total")
+                _bad(
+                    f"tags.{i}",
+                    tag,
+                    "a string that is sequences of [a-z0-9+#] separated by [-], "
+                    "at most 63 characters in total",
+                )
             )
     for i, link in enumerate(metadata.get("links") or []):
         errors.extend(_check_link(i, link if isinstance(link, dict) else {}))
@@ -189,7 +224,9 @@ def _check_link(i: int, link: dict[str, Any]) -> list[EntityError]:
     errors: list[EntityError] = []
     url = link.get("url")
     if url is None:
-        errors.append(EntityError(f"links.{i}.url", f"links.{i}.url must have a value", "policy"))
+        errors.append(
+            EntityError(f"metadata.links.{i}.url", f"links.{i}.url must have a value", "policy")
+        )
     elif not is_valid_url(url):
         errors.append(_bad(f"links.{i}.url", url, "a string that is a valid url"))
     for field in ("title", "icon"):

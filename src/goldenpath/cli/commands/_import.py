@@ -8,6 +8,7 @@ processing errors from ``GET /api/catalog/errors``.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ def location_for(argument: str, forced_type: str | None = None) -> dict[str, str
             f"{argument}: no such file or directory; pass a catalog file, a directory, a glob "
             "or a git URL"
         )
-    return {"type": "file", "target": str(path.absolute())}
+    return {"type": "file", "target": os.path.abspath(path)}
 
 
 def import_location(

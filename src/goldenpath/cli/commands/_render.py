@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 
+_MAX_ROWS = 50  # rows per list in an import summary table
+
+
 def ref_of(entity: dict[str, Any]) -> str:
     """``kind:namespace/name`` of an entity, kind lower-cased, name as written."""
     metadata = entity.get("metadata") or {}
@@ -104,9 +107,12 @@ def import_summary(result: dict[str, Any]) -> Group:
     changed = [("added", ref) for ref in result.get("added") or []]
     changed += [("updated", ref) for ref in result.get("updated") or []]
     if changed:
-        parts.append(output.make_table(["CHANGE", "ENTITY"], changed))
-    if result.get("errors"):
-        parts.append(_errors_table(result["errors"]))
+        parts.append(output.make_table(["CHANGE", "ENTITY"], changed[:_MAX_ROWS]))
+    errors = result.get("errors") or []
+    if errors:
+        parts.append(_errors_table(errors[:_MAX_ROWS]))
+    if len(changed) > _MAX_ROWS or len(errors) > _MAX_ROWS:
+        parts.append(f"(first {_MAX_ROWS} rows of each list; -o json prints everything)")
     return Group(*parts)
 
 

@@ -13,7 +13,7 @@ import typer
 
 from goldenpath.catalog.refs import parse_entity_ref
 from goldenpath.cli import context, output
-from goldenpath.cli.commands import _import, _render, _validate
+from goldenpath.cli.commands import _import, _render
 from goldenpath.cli.output import OutputFormat, OutputOption
 from goldenpath.errors import InvalidInput, NotFound
 
@@ -155,6 +155,8 @@ def validate(
 
       platform catalog validate ./catalog -o json
     """
+    from goldenpath.cli.commands import _validate  # the catalog pipeline loads only here
+
     verdicts = _validate.validate_paths(context.settings(), paths)
     if fmt is OutputFormat.json:
         for verdict in verdicts:

@@ -104,7 +104,9 @@ def _create_derived() -> None:
         "ix_catalog_search_key_value", "catalog_search",
         ["key", "value", "original_value", "entity_id"],
     )
-    op.create_index("ix_catalog_search_entity_id", "catalog_search", ["entity_id"])
+    op.create_index(
+        "ix_catalog_search_entity_id", "catalog_search", ["entity_id", "key", "value"]
+    )
     op.create_table(
         "catalog_relations",
         sa.Column("originating_entity_id", sa.String(36), nullable=False),
@@ -138,6 +140,13 @@ def _create_derived() -> None:
     )
     op.create_index("ix_catalog_errors_location_id", "catalog_errors", ["location_id"])
     op.create_index("ix_catalog_errors_entity_ref", "catalog_errors", ["entity_ref"])
+    state = op.create_table(
+        "catalog_state",
+        sa.Column("id", sa.Integer, autoincrement=False, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_catalog_state"),
+    )
+    op.bulk_insert(state, [{"id": 1, "version": 0}])
     op.create_table(
         "leases",
         sa.Column("name", sa.String(200), nullable=False),
@@ -162,6 +171,6 @@ def downgrade() -> None:
         for trigger in ("ai", "ad", "au"):
             op.execute(f"DROP TRIGGER IF EXISTS catalog_entities_fts_{trigger}")
         op.execute("DROP TABLE IF EXISTS catalog_fts")
-    for table in ("leases", "catalog_errors", "catalog_relations", "catalog_search",
+    for table in ("leases", "catalog_state", "catalog_errors", "catalog_relations", "catalog_search",
                   "catalog_entities", "catalog_locations"):
         op.drop_table(table)
