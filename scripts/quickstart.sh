@@ -26,18 +26,21 @@ CATALOG="$ROOT/examples/catalog"
 say "starting the server (reused when one is already running for this data directory)"
 "$PLATFORM" server start
 
-say "importing the sample catalog: $CATALOG"
-set +e
-"$PLATFORM" catalog import "$CATALOG"
-rc=$?
-set -e
-if [[ $rc == 4 ]]; then
-  # Exit code 4 = conflict: this location is registered already (an earlier run); refresh it.
-  say "the sample catalog was imported before; refreshing it instead"
+registered() {
+  # True when the sample catalog's location is registered already (an earlier run).
+  "$PLATFORM" catalog locations -o json | "$ROOT/.venv/bin/python" -c '
+import json, sys
+target = sys.argv[1]
+sys.exit(0 if any(l["data"]["target"] == target for l in json.load(sys.stdin)) else 1)
+' "$CATALOG"
+}
+
+if registered; then
+  say "the sample catalog was imported before; refreshing it"
   "$PLATFORM" catalog refresh
-elif [[ $rc != 0 ]]; then
-  say "catalog import failed (exit $rc); see the messages above"
-  exit "$rc"
+else
+  say "importing the sample catalog: $CATALOG"
+  "$PLATFORM" catalog import "$CATALOG"
 fi
 
 home="$("$ROOT/.venv/bin/python" -c \

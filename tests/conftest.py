@@ -50,7 +50,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 def _run(cmd: list[str]) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -77,21 +79,55 @@ def pg_url() -> Iterator[str]:
     port = _free_port()
     pg_ctl = str(PG_BIN / "pg_ctl")
     try:
-        _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                           "--auth=trust", "-E", "UTF8", "--no-sync"]))
-        opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        _run(_as_postgres([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"),
-                           "-w", "-t", "60", "start"]))
-        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
-                              isolation_level="AUTOCOMMIT")
+        _run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            )
+        )
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        _run(
+            _as_postgres(
+                [
+                    pg_ctl,
+                    "-D",
+                    str(data),
+                    "-o",
+                    opts,
+                    "-l",
+                    str(root / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            )
+        )
+        admin = create_engine(
+            f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             conn.execute(text("CREATE DATABASE goldenpath_test"))
         admin.dispose()
         yield f"postgresql://postgres@127.0.0.1:{port}/goldenpath_test"
     finally:
-        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -52,14 +53,25 @@ def _write_importlinter_config(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
+def _contract_modules() -> set[str]:
+    """Every goldenpath module the import-linter contracts of pyproject.toml name."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for contract in config["tool"]["importlinter"]["contracts"]:
+        for key in ("layers", "source_modules", "forbidden_modules", "modules"):
+            for entry in contract.get(key, []):
+                names.update(re.split(r"[|:]", entry))
+    return {n.strip() for n in names if n.strip().startswith("goldenpath.")}
+
+
 def _fake_tree(tmp_path: Path, catalog_source: str) -> None:
-    for package in ("cli", "api", "catalog", "auth", "store"):
-        pkg = tmp_path / "goldenpath" / package
-        pkg.mkdir(parents=True)
-        (pkg / "__init__.py").write_text("", encoding="utf-8")
+    """A goldenpath package with every module the contracts name, all empty but two."""
+    (tmp_path / "goldenpath").mkdir()
     (tmp_path / "goldenpath" / "__init__.py").write_text("", encoding="utf-8")
-    for name in ("settings", "errors"):
-        (tmp_path / "goldenpath" / f"{name}.py").write_text("", encoding="utf-8")
+    for module in _contract_modules() | {"goldenpath.api", "goldenpath.catalog"}:
+        pkg = tmp_path.joinpath(*module.split("."))
+        pkg.mkdir(parents=True, exist_ok=True)
+        (pkg / "__init__.py").write_text("", encoding="utf-8")
     (tmp_path / "goldenpath" / "api" / "routes.py").write_text(
         "import goldenpath.catalog\n", encoding="utf-8"
     )

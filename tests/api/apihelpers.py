@@ -52,4 +52,5 @@ class Api:
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
     """Settings on ``home`` with the refresh loop off (tests refresh explicitly)."""
-    return Settings(home=home, catalog={"refresh_interval": 0}, **overrides)
+    catalog = {"refresh_interval": 0, **overrides.pop("catalog", {})}
+    return Settings(home=home, catalog=catalog, **overrides)

@@ -169,3 +169,20 @@ def test_viewers_may_use_read_only_posts_which_are_not_audited(api: Api) -> None
     assert anonymous.status_code == 401
     actions = [i["action"] for i in api.get("/api/audit").json()["items"]]
     assert actions == ["POST /api/auth/tokens"]
+
+
+def test_first_start_survives_allowed_roots_that_exclude_the_data_directory(
+    tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pathlib import Path
+
+    elsewhere = Path(str(tmp_path)) / "catalogs"
+    elsewhere.mkdir()
+    settings = make_settings(
+        Path(str(tmp_path)) / "home", catalog={"allowed_roots": [elsewhere]}
+    )
+    with TestClient(create_app(settings)) as client:
+        token = settings.admin_token_file.read_text().strip()
+        me = client.get("/api/auth/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["user"] == "user:default/admin"
+    assert "allowed_roots" in caplog.text

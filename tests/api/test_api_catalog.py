@@ -91,6 +91,10 @@ def test_list_entities_is_bounded_and_links_the_next_page(catalog_api: Api) -> N
     assert seen == COMPONENTS
     too_many = catalog_api.get("/api/catalog/entities", params={"limit": 100_000})
     assert too_many.status_code == 400
+    params = {"filter": "kind=component", "order": "asc:metadata.name", "limit": 2}
+    offset = catalog_api.get("/api/catalog/entities", params={**params, "offset": 2}).json()
+    assert _names(offset) == COMPONENTS[2:4]
+    assert catalog_api.get("/api/catalog/entities", params={**params, "offset": 9}).json() == []
 
 
 def test_get_by_name_uid_and_delete(catalog_api: Api) -> None:

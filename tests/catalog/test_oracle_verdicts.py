@@ -9,7 +9,10 @@ The verdicts in ``data/backstage_verdicts.jsonl`` come from Backstage's real pip
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -109,3 +112,102 @@ def test_relative_placeholders_resolve_against_the_file_unlike_backstage(
             assert any("cannot read" in e.message for e in doc.errors), doc.errors
             assert all(e.stage == "placeholder" for e in doc.errors)
     assert (checked, resolved) == (3, 1), "three relative placeholders, one target exists"
+
+
+# ---- differential check: generated edge documents, judged by Backstage and by us -------------
+
+ORACLE_DIR = Path(os.environ.get("ORACLE_DIR", "/tmp/oracle/backstage"))
+_BASE = (
+    "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc\n{meta}"
+    "spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n{spec}"
+)
+EDGE_CASES: dict[str, str] = {
+    name: _BASE.format(meta=meta, spec=spec)
+    for name, (meta, spec) in {
+        "ok": ("", ""),
+        "labels-null": ("  labels: null\n", ""),
+        "tags-null": ("  tags: null\n", ""),
+        "title-empty": ("  title: ''\n", ""),
+        "description-number": ("  description: 5\n", ""),
+        "description-empty": ("  description: ''\n", ""),
+        "namespace-upper": ("  namespace: Team\n", ""),
+        "label-key-space": ("  labels:\n    'a b': x\n", ""),
+        "label-value-empty": ("  labels:\n    a: ''\n", ""),
+        "label-value-number": ("  labels:\n    a: 1\n", ""),
+        "annotation-key-prefix": ("  annotations:\n    'github.com/project-slug': a/b\n", ""),
+        "annotation-key-two-slashes": ("  annotations:\n    'a/b/c': x\n", ""),
+        "annotation-yes": ("  annotations:\n    a: yes\n", ""),
+        "annotation-octal": ("  annotations:\n    a: 0o17\n", ""),
+        "annotation-date": ("  annotations:\n    a: 2024-01-01\n", ""),
+        "annotations-list": ("  annotations:\n    - a\n", ""),
+        "tag-colon": ("  tags: ['lang:java']\n", ""),
+        "tag-dot": ("  tags: ['c.d']\n", ""),
+        "tag-64": ("  tags: ['" + "a" * 64 + "']\n", ""),
+        "link-no-url": ("  links:\n    - title: x\n", ""),
+        "link-relative": ("  links:\n    - url: /docs\n", ""),
+        "link-mailto": ("  links:\n    - url: 'mailto:a@b.c'\n", ""),
+        "link-title-blank": ("  links:\n    - url: https://x\n      title: ' '\n", ""),
+        "numeric-label-key": ("  labels:\n    1: x\n", ""),
+        "duplicate-key": ("  title: a\n  title: b\n", ""),
+        "system-list": ("", "  system: [a]\n"),
+        "dependson-kindless": ("", "  dependsOn: [foo]\n"),
+        "dependson-kind": ("", "  dependsOn: ['resource:foo']\n"),
+        "subcomponent-bad-ref": ("", "  subcomponentOf: 'component:'\n"),
+        "placeholder-unknown": ("", "  foo:\n    $bar: x\n"),
+        "placeholder-two-keys": ("", "  foo:\n    $text: x\n    $json: y\n"),
+        "placeholder-number": ("", "  foo:\n    $text: 5\n"),
+        "lifecycle-number": ("", "  lifecycle2: 1\n"),
+    }.items()
+} | {
+    "name-dotdot": _BASE.replace("name: svc", "name: a..b").format(meta="", spec=""),
+    "name-64": _BASE.replace("name: svc", "name: " + "a" * 64).format(meta="", spec=""),
+    "kind-lower": _BASE.replace("kind: Component", "kind: component").format(meta="", spec=""),
+    "status-root": _BASE.format(meta="", spec="") + "status: {}\n",
+    "merge-key": "b: &b {type: service}\n"
+    + _BASE.replace("  type: service\n", "  <<: *b\n").format(meta="", spec=""),
+    "owner-bool": _BASE.replace("owner: team-a", "owner: true").format(meta="", spec=""),
+    "list-root": "- a\n- b\n",
+    "aliases-99": "a: &a x\nb: [" + ",".join(["*a"] * 99) + "]\n",
+    "aliases-100": "a: &a x\nb: [" + ",".join(["*a"] * 100) + "]\n",
+    "template-v1beta2": "apiVersion: scaffolder.backstage.io/v1beta2\nkind: Template\n"
+    "metadata:\n  name: t\nspec:\n  type: service\n  steps: []\n",
+    "template-step-without-action": "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\n"
+    "metadata:\n  name: t\nspec:\n  type: service\n  steps:\n    - id: x\n",
+    "location-github-org": "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n"
+    "  name: l\nspec:\n  type: github-org\n  target: https://github.com/x\n",
+    "group-without-children": "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n"
+    "  name: g\nspec:\n  type: team\n",
+    "user-v1beta1": "apiVersion: backstage.io/v1beta1\nkind: User\nmetadata:\n  name: u\n"
+    "spec:\n  memberOf: [team-a]\n",
+}
+
+
+@pytest.mark.oracle
+def test_generated_edge_documents_get_backstages_verdict(tmp_path: Path) -> None:
+    validate = ORACLE_DIR / "validate.mjs"
+    if not validate.is_file() or shutil.which("node") is None:
+        pytest.skip(
+            f"Backstage oracle not installed at {ORACLE_DIR} (set ORACLE_DIR) or node missing"
+        )
+    for name, text in EDGE_CASES.items():
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        ["node", str(validate), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    theirs: dict[str, bool] = {}
+    for line in done.stdout.splitlines():
+        row = json.loads(line)
+        name = Path(row["file"]).stem
+        theirs[name] = theirs.get(name, True) and bool(row["valid"])
+    assert set(theirs) == set(EDGE_CASES)
+    disagreements = []
+    for name in sorted(EDGE_CASES):
+        docs = process_file(tmp_path / f"{name}.yaml", rules=RULES)
+        ours_valid = all(d.valid for d in docs)
+        if ours_valid != theirs[name]:
+            disagreements.append(f"{name}: Backstage {theirs[name]}, ours {ours_valid}")
+    assert not disagreements, disagreements

@@ -112,13 +112,10 @@ def test_origin_defaults_to_the_file_itself(tmp_path: Path) -> None:
 
 
 def test_documents_of_one_file_are_independent(tmp_path: Path) -> None:
-    text = (
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: a}\nspec: {type: team, children: []}\n"
-        "---\n---\n"
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: Bad Name}\nspec: {type: team, children: []}\n"
-        "---\n"
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: c}\nspec: {type: team, children: []}\n"
+    group = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {{name: {}}}\n" + (
+        "spec: {{type: team, children: []}}\n"
     )
+    text = "---\n".join([group.format("a"), "", group.format("Bad Name"), group.format("c")])
     docs = process_file(build_file_tree(tmp_path, {"org.yaml": text}) / "org.yaml", rules=RULES)
     assert [(d.index, d.valid, d.ignored) for d in docs] == [
         (0, True, False),
@@ -188,7 +185,8 @@ def test_openapi_placeholder_inlines_external_refs(tmp_path: Path) -> None:
         tmp_path,
         {
             "catalog-info.yaml": API_YAML.format(placeholder="$openapi: ./openapi.yaml"),
-            "openapi.yaml": "openapi: 3.0.0\ncomponents:\n  schemas:\n    Pet:\n      $ref: ./pet.yaml#/Pet\n",
+            "openapi.yaml": "openapi: 3.0.0\ncomponents:\n  schemas:\n"
+            "    Pet:\n      $ref: ./pet.yaml#/Pet\n",
             "pet.yaml": "Pet:\n  type: object\n",
         },
     )

@@ -1,11 +1,10 @@
-"""Refresh: edits picked up by hash, orphans marked then deleted, conflicts, errors, the lease, the loop.
+"""Refresh: edits picked up by hash, orphans marked then deleted, conflicts, errors, leases, loop.
 
 Every test that takes ``catalog`` or ``engine`` runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,8 +51,9 @@ def test_refresh_detects_added_updated_unchanged_and_keeps_uid(
     catalog.register_location(type="file", target=str(tmp_path / "c"))
     before = catalog.get_entity_by_ref("component:a")
 
-    file_tree(tmp_path / "c", {"a.yaml": _component("a", desc="second"),
-                               "new.yaml": _component("n")})
+    file_tree(
+        tmp_path / "c", {"a.yaml": _component("a", desc="second"), "new.yaml": _component("n")}
+    )
     report = catalog.refresh()
 
     assert report.updated == ["component:default/a"]
@@ -87,8 +87,9 @@ def test_orphans_are_marked_at_once_and_deleted_after_the_grace_period(
     assert svc.refresh().deleted == []
     clock.now += timedelta(seconds=31)
     assert svc.refresh().deleted == ["component:default/gone"]
-    assert {e["metadata"]["name"] for e in svc.query_entities(filters=["kind=component"]).items} \
-        == {"a"}
+    assert {
+        e["metadata"]["name"] for e in svc.query_entities(filters=["kind=component"]).items
+    } == {"a"}
 
 
 def test_an_orphan_that_comes_back_loses_its_mark(
@@ -112,7 +113,8 @@ def test_entity_that_turns_invalid_keeps_last_valid_version_with_status(
     file_tree(tmp_path / "c", {"a.yaml": _component("a"), "b.yaml": _component("b")})
     catalog.register_location(type="file", target=str(tmp_path / "c"))
     (tmp_path / "c" / "a.yaml").write_text(
-        _component("a").replace("lifecycle: production", "lifecycle: 42"))
+        _component("a").replace("lifecycle: production", "lifecycle: 42")
+    )
     report = catalog.refresh()
 
     assert "component:default/a" in report.invalid and report.orphaned == []
@@ -134,12 +136,15 @@ def test_entity_that_turns_invalid_keeps_last_valid_version_with_status(
 def test_bad_documents_do_not_abort_the_batch(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path / "c", {
-        "good.yaml": _component("good"),
-        "broken.yaml": "kind: [unclosed\n",
-        "mixed.yaml": "- a list\n---\n" + _component("also-good"),
-        "unknown.yaml": "apiVersion: x/v1\nkind: Spaceship\nmetadata: {name: s}\nspec: {}\n",
-    })
+    file_tree(
+        tmp_path / "c",
+        {
+            "good.yaml": _component("good"),
+            "broken.yaml": "kind: [unclosed\n",
+            "mixed.yaml": "- a list\n---\n" + _component("also-good"),
+            "unknown.yaml": "apiVersion: x/v1\nkind: Spaceship\nmetadata: {name: s}\nspec: {}\n",
+        },
+    )
     result = catalog.register_location(type="file", target=str(tmp_path / "c"))
     assert result.report is not None
     assert set(result.report.added) >= {"component:default/good", "component:default/also-good"}
@@ -150,15 +155,23 @@ def test_bad_documents_do_not_abort_the_batch(
 def test_same_ref_from_two_locations_first_owner_wins(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path, {"one/a.yaml": _component("a", desc="from one"),
-                         "two/a.yaml": _component("a", desc="from two")})
+    file_tree(
+        tmp_path,
+        {
+            "one/a.yaml": _component("a", desc="from one"),
+            "two/a.yaml": _component("a", desc="from two"),
+        },
+    )
     catalog.register_location(type="file", target=str(tmp_path / "one"))
     second = catalog.register_location(type="file", target=str(tmp_path / "two"))
 
     assert second.report is not None and "component:default/a" in second.report.invalid
     assert catalog.get_entity_by_ref("component:a")["metadata"]["description"] == "from one"
-    conflicts = [e for e in catalog.list_errors(location_id=second.location["id"])
-                 if e["stage"] == "conflict"]
+    conflicts = [
+        e
+        for e in catalog.list_errors(location_id=second.location["id"])
+        if e["stage"] == "conflict"
+    ]
     assert conflicts and "already provided by location" in conflicts[0]["message"]
     catalog.refresh()  # still the first owner after a full refresh
     assert catalog.get_entity_by_ref("component:a")["metadata"]["description"] == "from one"
@@ -169,13 +182,19 @@ def test_dangling_relations_are_kept_and_reported(
 ) -> None:
     file_tree(tmp_path, {"a.yaml": _component("a", owner="no-such-team")})
     result = catalog.register_location(type="file", target=str(tmp_path / "a.yaml"))
-    expected = {"source": "component:default/a", "type": "ownedBy",
-                "target": "group:default/no-such-team"}
+    expected = {
+        "source": "component:default/a",
+        "type": "ownedBy",
+        "target": "group:default/no-such-team",
+    }
     assert result.report is not None and expected in result.report.dangling
     assert expected in catalog.list_dangling_relations()
     rels = catalog.get_entity_by_ref("component:a")["relations"]
-    assert {"type": "ownedBy", "targetRef": "group:default/no-such-team",
-            "target": {"kind": "group", "namespace": "default", "name": "no-such-team"}} in rels
+    assert {
+        "type": "ownedBy",
+        "targetRef": "group:default/no-such-team",
+        "target": {"kind": "group", "namespace": "default", "name": "no-such-team"},
+    } in rels
 
 
 def test_refresh_while_another_refresh_runs_is_a_conflict(
@@ -232,9 +251,12 @@ def test_refresher_skips_a_pass_when_the_lease_is_held() -> None:
             raise Conflict("busy")
 
     loop = Refresher(Busy(), interval=3600)
-    assert loop.run_once() is False and loop.skipped == 1
-    done = threading.Event()
+    assert loop.run_once() is False and loop.skipped == 1 and loop.last_error is None
     loop.start()
+    deadline = time.monotonic() + 10
+    while Busy.calls < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
     loop.stop(timeout=5)
-    done.set()
-    assert Busy.calls >= 1 and not loop.running
+    assert Busy.calls == 2 and loop.skipped == 2
+    assert not loop.running and time.monotonic() - started < 5

@@ -145,11 +145,11 @@ def test_duplicate_targets_give_one_relation_pair() -> None:
     [
         (
             {"dependsOn": ["sage-packs"]},
-            'spec.dependsOn[0]: Entity reference "sage-packs" had missing or empty kind',
+            'spec.dependsOn.0: Entity reference "sage-packs" had missing or empty kind',
         ),
         ({"dependsOn": ["sage-packs"]}, "this field has no default kind, write it as kind:name"),
         ({"owner": "group:"}, 'spec.owner: Entity reference "group:" was not on the form'),
-        ({"providesApis": ["ok", 5]}, "spec.providesApis[1]: expected an entity reference string"),
+        ({"providesApis": ["ok", 5]}, "spec.providesApis.1: expected an entity reference string"),
     ],
 )
 def test_bad_targets_raise_with_the_field_named(spec: dict[str, Any], fragment: str) -> None:

@@ -88,9 +88,11 @@ def test_relation_filters_in_both_directions(filled: CatalogService) -> None:
     owner_of = {r["targetRef"] for r in group["relations"] if r["type"] == "ownerOf"}
     assert owner_of == {f"component:default/comp-{i:02d}" for i in range(0, 30, 3)}
     api = filled.get_entity_by_ref("api:orders-api")
-    assert {"type": "apiProvidedBy", "targetRef": "component:default/comp-01",
-            "target": {"kind": "component", "namespace": "default", "name": "comp-01"}} \
-        in api["relations"]
+    assert {
+        "type": "apiProvidedBy",
+        "targetRef": "component:default/comp-01",
+        "target": {"kind": "component", "namespace": "default", "name": "comp-01"},
+    } in api["relations"]
 
 
 def test_full_text_over_name_title_description_tags_owner(filled: CatalogService) -> None:
@@ -118,8 +120,9 @@ def test_cursor_pages_cover_everything_once_in_order(filled: CatalogService) -> 
 def test_order_by_any_field_with_cursor(filled: CatalogService, descending: bool) -> None:
     order = "spec.lifecycle,desc" if descending else "spec.lifecycle"
     rows: list[tuple[str, str]] = []
-    page = filled.query_entities(filters=["kind=component"], order=order, limit=4,
-                                 fields="metadata.name,spec.lifecycle")
+    page = filled.query_entities(
+        filters=["kind=component"], order=order, limit=4, fields="metadata.name,spec.lifecycle"
+    )
     while True:
         rows.extend((e["spec"]["lifecycle"].lower(), e["metadata"]["name"]) for e in page.items)
         if not page.next_cursor:
@@ -137,8 +140,9 @@ def test_fields_projection(filled: CatalogService) -> None:
 
 
 def test_facets_keep_original_case_and_respect_filters(filled: CatalogService) -> None:
-    facets = filled.facets(facets=["kind", "spec.lifecycle", "relations.ownedBy"],
-                           filters=["kind=component"])
+    facets = filled.facets(
+        facets=["kind", "spec.lifecycle", "relations.ownedBy"], filters=["kind=component"]
+    )
     assert facets["kind"] == [{"value": "Component", "count": 30}]
     assert {"value": "Production", "count": 24} in facets["spec.lifecycle"]
     assert {"value": "experimental", "count": 6} in facets["spec.lifecycle"]
@@ -153,7 +157,8 @@ def test_facets_keep_original_case_and_respect_filters(filled: CatalogService) -
 def test_get_by_refs_keeps_order_and_marks_missing(filled: CatalogService) -> None:
     got = filled.get_entities_by_refs(
         ["component:default/comp-03", "component:default/missing", "Group:team-a"],
-        fields=["metadata.name"])
+        fields=["metadata.name"],
+    )
     assert got == [{"metadata": {"name": "comp-03"}}, None, {"metadata": {"name": "team-a"}}]
 
 

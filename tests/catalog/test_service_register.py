@@ -44,10 +44,19 @@ def _names(svc: CatalogService, kind: str) -> set[str]:
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-                        "HOME": str(repo), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "HOME": str(repo),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
 
 
 def _make_repo(root: Path, file_tree: Any, files: dict[str, str]) -> Path:
@@ -61,7 +70,9 @@ def _make_repo(root: Path, file_tree: Any, files: dict[str, str]) -> Path:
 def test_register_file_stores_entities_with_uid_etag_and_generated_location(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path / "src", {"catalog-info.yaml": COMPONENT.format(name="svc-a", owner="team-a")})
+    file_tree(
+        tmp_path / "src", {"catalog-info.yaml": COMPONENT.format(name="svc-a", owner="team-a")}
+    )
     target = str(tmp_path / "src" / "catalog-info.yaml")
 
     result = catalog.register_location(type="file", target=target)
@@ -81,22 +92,28 @@ def test_register_file_stores_entities_with_uid_etag_and_generated_location(
 def test_register_directory_reads_every_yaml_file_below_it(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path / "cat", {
-        "a.yaml": COMPONENT.format(name="svc-a", owner="team-a"),
-        "nested/deeper/b.yml": COMPONENT.format(name="svc-b", owner="team-a"),
-        "nested/notes.txt": "not yaml",
-        ".hidden/c.yaml": COMPONENT.format(name="svc-hidden", owner="team-a"),
-    })
+    file_tree(
+        tmp_path / "cat",
+        {
+            "a.yaml": COMPONENT.format(name="svc-a", owner="team-a"),
+            "nested/deeper/b.yml": COMPONENT.format(name="svc-b", owner="team-a"),
+            "nested/notes.txt": "not yaml",
+            ".hidden/c.yaml": COMPONENT.format(name="svc-hidden", owner="team-a"),
+        },
+    )
     catalog.register_location(type="file", target=str(tmp_path / "cat"))
     assert _names(catalog, "component") == {"svc-a", "svc-b"}
 
 
 def test_register_glob(catalog: CatalogService, tmp_path: Path, file_tree: Any) -> None:
-    file_tree(tmp_path / "mono", {
-        "svc1/catalog-info.yaml": COMPONENT.format(name="one", owner="team-a"),
-        "svc2/catalog-info.yaml": COMPONENT.format(name="two", owner="team-a"),
-        "svc2/other.yaml": COMPONENT.format(name="three", owner="team-a"),
-    })
+    file_tree(
+        tmp_path / "mono",
+        {
+            "svc1/catalog-info.yaml": COMPONENT.format(name="one", owner="team-a"),
+            "svc2/catalog-info.yaml": COMPONENT.format(name="two", owner="team-a"),
+            "svc2/other.yaml": COMPONENT.format(name="three", owner="team-a"),
+        },
+    )
     catalog.register_location(type="file", target=str(tmp_path / "mono/*/catalog-info.yaml"))
     assert _names(catalog, "component") == {"one", "two"}
 
@@ -104,10 +121,14 @@ def test_register_glob(catalog: CatalogService, tmp_path: Path, file_tree: Any) 
 def test_register_git_repository_reads_catalog_info_at_the_root(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    repo = _make_repo(tmp_path / "repo", file_tree, {
-        "catalog-info.yaml": COMPONENT.format(name="from-git", owner="team-a"),
-        "other/catalog-info.yaml": COMPONENT.format(name="not-read", owner="team-a"),
-    })
+    repo = _make_repo(
+        tmp_path / "repo",
+        file_tree,
+        {
+            "catalog-info.yaml": COMPONENT.format(name="from-git", owner="team-a"),
+            "other/catalog-info.yaml": COMPONENT.format(name="not-read", owner="team-a"),
+        },
+    )
     result = catalog.register_location(type="url", target=f"file://{repo}")
     assert result.report is not None and result.report.added
     entity = catalog.get_entity_by_ref("component:from-git")
@@ -118,34 +139,43 @@ def test_register_git_repository_reads_catalog_info_at_the_root(
 def test_register_git_blob_url_with_a_path(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    repo = _make_repo(tmp_path / "repo", file_tree, {
-        "services/pay/catalog-info.yaml": COMPONENT.format(name="pay", owner="team-a"),
-    })
+    repo = _make_repo(
+        tmp_path / "repo",
+        file_tree,
+        {
+            "services/pay/catalog-info.yaml": COMPONENT.format(name="pay", owner="team-a"),
+        },
+    )
     catalog.register_location(
-        type="url", target=f"file://{repo}/blob/main/services/pay/catalog-info.yaml")
+        type="url", target=f"file://{repo}/blob/main/services/pay/catalog-info.yaml"
+    )
     assert _names(catalog, "component") == {"pay"}
 
 
 def test_location_entities_are_followed_relative_to_their_file_with_cycles_cut(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path / "root", {
-        "catalog-info.yaml": """
+    file_tree(
+        tmp_path / "root",
+        {
+            "catalog-info.yaml": """
             apiVersion: backstage.io/v1alpha1
             kind: Location
             metadata: {name: top}
             spec:
               targets: [./teams/catalog-info.yaml, ./components/*.yaml]
         """,
-        "teams/catalog-info.yaml": GROUP.format(name="team-a") + """---
+            "teams/catalog-info.yaml": GROUP.format(name="team-a")
+            + """---
 apiVersion: backstage.io/v1alpha1
 kind: Location
 metadata: {name: loop}
 spec:
   target: ./catalog-info.yaml
 """,
-        "components/x.yaml": COMPONENT.format(name="x", owner="team-a"),
-    })
+            "components/x.yaml": COMPONENT.format(name="x", owner="team-a"),
+        },
+    )
     catalog.register_location(type="file", target=str(tmp_path / "root/catalog-info.yaml"))
     assert _names(catalog, "component") == {"x"}
     assert _names(catalog, "group") == {"team-a"}
@@ -158,20 +188,24 @@ spec:
 def test_location_target_escaping_its_directory_is_refused(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path / "root", {
-        "catalog-info.yaml": """
+    file_tree(
+        tmp_path / "root",
+        {
+            "catalog-info.yaml": """
             apiVersion: backstage.io/v1alpha1
             kind: Location
             metadata: {name: evil}
             spec:
               targets: [../../../../etc/passwd, ./ok.yaml]
         """,
-        "ok.yaml": COMPONENT.format(name="ok", owner="team-a"),
-    })
+            "ok.yaml": COMPONENT.format(name="ok", owner="team-a"),
+        },
+    )
     catalog.register_location(type="file", target=str(tmp_path / "root/catalog-info.yaml"))
     errors = catalog.list_errors()
-    assert any("escapes the directory" in e["message"] and "etc/passwd" in e["message"]
-               for e in errors)
+    assert any(
+        "escapes the directory" in e["message"] and "etc/passwd" in e["message"] for e in errors
+    )
     loc = catalog.get_entity_by_ref("location:default/evil")
     assert loc["status"]["items"][0]["type"] == "backstage.io/catalog-processing"
     assert _names(catalog, "component") == {"ok"}
@@ -212,7 +246,7 @@ def test_nonexistent_git_url_is_refused_and_registers_nothing(
     file_tree(tmp_path, {"c.yaml": COMPONENT.format(name="kept", owner="team-a")})
     catalog.register_location(type="file", target=str(tmp_path / "c.yaml"))
     before = catalog.query_entities().total_items
-    with pytest.raises(InvalidInput, match="git clone of .* failed"):
+    with pytest.raises(InvalidInput, match=r"git clone of .* failed"):
         catalog.register_location(type="url", target=f"file://{tmp_path}/no-such-repo.git")
     assert len(catalog.list_locations()) == 1
     assert catalog.query_entities().total_items == before
@@ -222,8 +256,13 @@ def test_location_outside_allowed_roots_is_forbidden(
     engine: Any, tmp_path: Path, file_tree: Any
 ) -> None:
     allowed = tmp_path / "allowed"
-    file_tree(tmp_path, {"allowed/in.yaml": COMPONENT.format(name="in", owner="t"),
-                         "outside/out.yaml": COMPONENT.format(name="out", owner="t")})
+    file_tree(
+        tmp_path,
+        {
+            "allowed/in.yaml": COMPONENT.format(name="in", owner="t"),
+            "outside/out.yaml": COMPONENT.format(name="out", owner="t"),
+        },
+    )
     settings = Settings(home=tmp_path / "home", catalog={"allowed_roots": [allowed]})
     svc = CatalogService(engine=engine, settings=settings)
     with pytest.raises(Forbidden, match="outside the allowed roots"):
@@ -248,8 +287,14 @@ def test_delete_location_removes_its_entities(
 def test_validate_documents_writes_nothing_and_reports_per_document(
     catalog: CatalogService, tmp_path: Path, file_tree: Any
 ) -> None:
-    file_tree(tmp_path, {"c.yaml": COMPONENT.format(name="good", owner="t") + "---\n"
-                         + COMPONENT.format(name="Bad Name!", owner="t")})
+    file_tree(
+        tmp_path,
+        {
+            "c.yaml": COMPONENT.format(name="good", owner="t")
+            + "---\n"
+            + COMPONENT.format(name="Bad Name!", owner="t")
+        },
+    )
     docs = catalog.validate_documents([tmp_path])
     assert [d.valid for d in docs] == [True, False]
     assert any(e.path == "metadata.name" for e in docs[1].errors)

@@ -316,7 +316,7 @@ BAD = [
         "dependsOn without kind",
         make_entity(spec__dependsOn=["sage-packs"]),
         "relation",
-        "spec.dependsOn[0]",
+        "spec.dependsOn.0",
         'Entity reference "sage-packs" had missing or empty kind',
     ),
     (

@@ -21,8 +21,17 @@ import pytest
 from goldenpath.scaffolder.expressions import render_value, try_render_string
 
 DATA = Path(__file__).resolve().parent / "data"
-CASES = [json.loads(line) for line in (DATA / "render_cases.jsonl").read_text(encoding="utf-8").splitlines() if line]
-EXPECTED = {row["id"]: row for row in map(json.loads, (DATA / "render_expected.jsonl").read_text(encoding="utf-8").splitlines())}
+CASES = [
+    json.loads(line)
+    for line in (DATA / "render_cases.jsonl").read_text(encoding="utf-8").splitlines()
+    if line
+]
+EXPECTED = {
+    row["id"]: row
+    for row in map(
+        json.loads, (DATA / "render_expected.jsonl").read_text(encoding="utf-8").splitlines()
+    )
+}
 
 #: Deliberate differences from the oracle, by case id, with the reason. Empty today: every
 #: corpus case renders exactly as Backstage renders it. Mixed line endings (a file with
@@ -62,7 +71,9 @@ def test_the_corpus_is_large_and_fully_answered() -> None:
     ids = [case["id"] for case in CASES]
     assert len(ids) >= 150
     assert len(set(ids)) == len(ids), "case ids must be unique"
-    assert set(ids) == set(EXPECTED), "render_expected.jsonl is stale: run scripts/gen_render_cases.sh"
+    assert set(ids) == set(EXPECTED), (
+        "render_expected.jsonl is stale: run scripts/gen_render_cases.sh"
+    )
     assert sum(case.get("mode") == "file" for case in CASES) >= 30
     assert not [row for row in EXPECTED.values() if "oracle failure" in str(row.get("error"))]
 
@@ -74,7 +85,9 @@ def test_case_renders_like_backstage(case: dict[str, Any]) -> None:
     expected = EXPECTED[case["id"]]
     output, error = _render(case)
     if case.get("mode") == "file":
-        assert (error is None) == (expected["error"] is None), f"oracle error: {expected['error']!r}, ours: {error!r}"
+        assert (error is None) == (expected["error"] is None), (
+            f"oracle error: {expected['error']!r}, ours: {error!r}"
+        )
         assert output == expected["output"]
     else:
         assert _typed(output) == _typed(expected["output"])

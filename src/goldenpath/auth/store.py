@@ -8,6 +8,7 @@ Tables (created by Alembic revision ``0002_auth``):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import OperationalError
 
 from goldenpath.auth.models import AuditEntry, Role, TokenRead
 from goldenpath.store.metadata import metadata
@@ -42,6 +44,8 @@ __all__ = [
     "revoke_token",
     "touch_token",
 ]
+
+_log = logging.getLogger(__name__)
 
 auth_tokens = Table(
     "auth_tokens",
@@ -140,11 +144,14 @@ def list_tokens(engine: Engine, *, limit: int, after: str | None = None) -> list
 
 
 def touch_token(engine: Engine, token_id: str, at: datetime) -> None:
-    """Record ``at`` as the token's last use."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(auth_tokens).where(auth_tokens.c.id == token_id).values(last_used_at=at)
-        )
+    """Record ``at`` as the token's last use; best effort (a busy database skips it)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(auth_tokens).where(auth_tokens.c.id == token_id).values(last_used_at=at)
+            )
+    except OperationalError:
+        _log.warning("could not record the last use of token %s (database busy)", token_id)
 
 
 def revoke_token(engine: Engine, token_id: str, at: datetime) -> bool:

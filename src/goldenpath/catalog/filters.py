@@ -44,7 +44,7 @@ MAX_PAGE_SIZE = 500
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """``key`` (lower-cased dotted path) equals one of ``values`` (lower-cased); ``None`` = exists."""
+    """``key`` (lower-cased dotted path) is one of ``values`` (lower-cased); ``None``: exists."""
 
     key: str
     values: tuple[str, ...] | None

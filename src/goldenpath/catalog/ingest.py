@@ -1,4 +1,6 @@
-"""From a registered location to a :class:`~goldenpath.catalog.store.sync.LocationPass` (no database).
+"""From a registered location to a :class:`~goldenpath.catalog.store.sync.LocationPass`.
+
+No database here.
 
 Reads the location's files (:mod:`goldenpath.catalog.locations`), processes them through the
 pipeline (:mod:`goldenpath.catalog.processing`) — in a process pool of up to two workers when
@@ -80,10 +82,15 @@ def _process_job(job: _Job) -> list[ProcessedDocument]:
         err = EntityError("", f"cannot read {path}: {e.strerror or e}", "read")
         return [ProcessedDocument(source=str(path), index=0, entity=None, errors=[err])]
     return processing.process_text(
-        data, source=str(path), rules=processing.KindRules(job.allowed), base_dir=path.parent,
-        location_key=job.key, origin_location_key=job.origin,
+        data,
+        source=str(path),
+        rules=processing.KindRules(job.allowed),
+        base_dir=path.parent,
+        location_key=job.key,
+        origin_location_key=job.origin,
         reader=file_reader([Path(r) for r in job.roots]),
-        max_bytes=job.max_bytes, max_aliases=job.max_aliases,
+        max_bytes=job.max_bytes,
+        max_aliases=job.max_aliases,
     )
 
 
@@ -96,16 +103,26 @@ class Processor:
         roots: directories ``$text``/``$json``… placeholders may read (empty: the file's dir).
     """
 
-    def __init__(self, *, rules: processing.KindRules, origin: str, roots: Sequence[Path],
-                 max_bytes: int, max_aliases: int) -> None:
-        self._template = _Job("", "", origin, rules.allowed, max_bytes, max_aliases,
-                              tuple(str(r) for r in roots))
+    def __init__(
+        self,
+        *,
+        rules: processing.KindRules,
+        origin: str,
+        roots: Sequence[Path],
+        max_bytes: int,
+        max_aliases: int,
+    ) -> None:
+        self._template = _Job(
+            "", "", origin, rules.allowed, max_bytes, max_aliases, tuple(str(r) for r in roots)
+        )
 
     def __call__(self, files: list[locations.SourceFile]) -> list[list[ProcessedDocument]]:
         """One result list per file, in order."""
         t = self._template
-        jobs = [_Job(str(f.path), f.key, t.origin, t.allowed, t.max_bytes, t.max_aliases, t.roots)
-                for f in files]
+        jobs = [
+            _Job(str(f.path), f.key, t.origin, t.allowed, t.max_bytes, t.max_aliases, t.roots)
+            for f in files
+        ]
         workers = min(2, os.cpu_count() or 1)
         if len(jobs) < POOL_THRESHOLD or workers < 2:
             return [_process_job(j) for j in jobs]
@@ -115,23 +132,38 @@ class Processor:
 
 
 def _errors_of(doc: ProcessedDocument) -> list[ErrorRow]:
-    return [ErrorRow(doc.source, doc.index, doc.ref, e.stage, e.path, e.message)
-            for e in doc.errors]
+    return [
+        ErrorRow(doc.source, doc.index, doc.ref, e.stage, e.path, e.message) for e in doc.errors
+    ]
 
 
 def status_items(errors: list[ErrorRow]) -> list[dict[str, Any]]:
     """Backstage's ``status.items`` entries for processing errors of one entity."""
-    return [{"type": "backstage.io/catalog-processing", "level": "error",
-             "message": f"{e.path}: {e.message}" if e.path else e.message,
-             "error": {"name": "InputError", "message": e.message}} for e in errors]
+    return [
+        {
+            "type": "backstage.io/catalog-processing",
+            "level": "error",
+            "message": f"{e.path}: {e.message}" if e.path else e.message,
+            "error": {"name": "InputError", "message": e.message},
+        }
+        for e in errors
+    ]
 
 
 def build_pass(location: dict[str, Any], read: locations.ReadResult) -> LocationPass:
     """Sort a location's read result into candidates (first of a ref wins), errors, invalid refs."""
     root = generated_location(location["type"], location["target"])
     root_ref = generated_ref(location["type"], location["target"])
-    candidates = {root_ref: Candidate(root_ref, root, [], f"{location['type']}:"
-                                      f"{location['target']}", None, source=location["target"])}
+    candidates = {
+        root_ref: Candidate(
+            root_ref,
+            root,
+            [],
+            f"{location['type']}:{location['target']}",
+            None,
+            source=location["target"],
+        )
+    }
     errors: list[ErrorRow] = []
     invalid: list[str] = []
     for emitted in read.documents:
@@ -145,30 +177,64 @@ def build_pass(location: dict[str, Any], read: locations.ReadResult) -> Location
             continue
         if doc.ref in candidates:
             first = candidates[doc.ref]
-            errors.append(ErrorRow(doc.source, doc.index, doc.ref, "conflict", "",
-                                   f"Entity {doc.ref} is defined twice in this location; the "
-                                   f"first one ({first.source} document {first.doc_index}) is "
-                                   "kept. Remove the duplicate."))
+            errors.append(
+                ErrorRow(
+                    doc.source,
+                    doc.index,
+                    doc.ref,
+                    "conflict",
+                    "",
+                    f"Entity {doc.ref} is defined twice in this location; the "
+                    f"first one ({first.source} document {first.doc_index}) is "
+                    "kept. Remove the duplicate.",
+                )
+            )
             continue
-        candidates[doc.ref] = Candidate(doc.ref, doc.entity, doc.relations, emitted.file.key,
-                                        emitted.file.parent_ref, source=doc.source,
-                                        doc_index=doc.index)
-    for err in read.errors:
-        errors.append(ErrorRow(err.source, err.doc_index, err.entity_ref, "read", "spec.target",
-                               err.message))
-    for err in errors:
-        if err.entity_ref in candidates and err.stage == "read":
-            candidates[err.entity_ref].status_items.extend(status_items([err]))
-    return LocationPass(location["id"], list(candidates.values()), errors,
-                        [r for r in invalid if r not in candidates], set(invalid),
-                        set(read.failed_parents), complete=True)
+        candidates[doc.ref] = Candidate(
+            doc.ref,
+            doc.entity,
+            doc.relations,
+            emitted.file.key,
+            emitted.file.parent_ref,
+            source=doc.source,
+            doc_index=doc.index,
+        )
+    for failure in read.errors:
+        errors.append(
+            ErrorRow(
+                failure.source,
+                failure.doc_index,
+                failure.entity_ref,
+                "read",
+                "spec.target",
+                failure.message,
+            )
+        )
+    for row in errors:
+        if row.entity_ref in candidates and row.stage == "read":
+            candidates[row.entity_ref].status_items.extend(status_items([row]))
+    return LocationPass(
+        location["id"],
+        list(candidates.values()),
+        errors,
+        [r for r in invalid if r not in candidates],
+        set(invalid),
+        set(read.failed_parents),
+        complete=True,
+    )
 
 
 def failed_pass(location: dict[str, Any], error: PlatformError) -> LocationPass:
     """The pass of a location whose own target could not be read: nothing is orphaned."""
     root_ref = generated_ref(location["type"], location["target"])
     err = ErrorRow(location["target"], None, root_ref, "read", "spec.target", error.message)
-    root = Candidate(root_ref, generated_location(location["type"], location["target"]), [],
-                     f"{location['type']}:{location['target']}", None, status_items([err]),
-                     source=location["target"])
+    root = Candidate(
+        root_ref,
+        generated_location(location["type"], location["target"]),
+        [],
+        f"{location['type']}:{location['target']}",
+        None,
+        status_items([err]),
+        source=location["target"],
+    )
     return LocationPass(location["id"], [root], [err], [], set(), set(), complete=False)

@@ -1,4 +1,4 @@
-"""Reading locations: which files a ``file`` or ``url`` location means, and following Location entities.
+"""Reading locations: the files a ``file`` or ``url`` location means; following Location entities.
 
 * ``file`` targets are a file, a directory (every ``*.yaml``/``*.yml`` below it, hidden
   directories and ``node_modules`` skipped) or a glob (``/repo/**/catalog-info.yaml``).
@@ -103,12 +103,12 @@ def check_allowed(path: Path, roots: Sequence[Path], *, what: str) -> None:
 
 
 def expand_path(target: Path) -> list[Path]:
-    """The YAML files ``target`` means: itself, every YAML file below a directory, or glob matches."""
+    """The YAML files ``target`` means: itself, every YAML file below a directory, glob matches."""
     text = str(target)
     if _GLOB_CHARS.search(text):
         return sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
     if target.is_dir():
-        found = []
+        found: list[Path] = []
         for dirpath, dirnames, filenames in os.walk(target):
             dirnames[:] = sorted(
                 d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS
@@ -169,17 +169,26 @@ class GitReader:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
         try:
             done = subprocess.run(
-                [*cmd, "--", repo, str(tmp / "repo")], capture_output=True, text=True,
-                timeout=self.timeout, env=env, stdin=subprocess.DEVNULL,
+                [*cmd, "--", repo, str(tmp / "repo")],
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                env=env,
+                stdin=subprocess.DEVNULL,
             )
         except (OSError, subprocess.TimeoutExpired) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise InvalidInput(f"git clone of {repo} failed: {e}") from e
         if done.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            reason = " ".join(
-                line.strip() for line in done.stderr.splitlines() if "fatal" in line or "error" in line
-            ) or done.stderr.strip()
+            reason = (
+                " ".join(
+                    line.strip()
+                    for line in done.stderr.splitlines()
+                    if "fatal" in line or "error" in line
+                )
+                or done.stderr.strip()
+            )
             raise InvalidInput(
                 f"git clone of {repo} failed: {reason or 'exit ' + str(done.returncode)}; "
                 "check that the URL exists and is readable without a password"
@@ -225,7 +234,7 @@ def _resolve_git(
     target: str, *, roots: Sequence[Path], git: GitReader, parent_ref: str
 ) -> list[SourceFile]:
     repo, ref, sub = parse_git_url(target)
-    local = repo[len("file://"):] if repo.startswith("file://") else repo
+    local = repo[len("file://") :] if repo.startswith("file://") else repo
     if "://" not in local and not re.match(r"^[\w.-]+@[\w.-]+:", local):
         check_allowed(Path(local), roots, what="git repository")
     checkout = git.checkout(repo, ref)
@@ -247,8 +256,12 @@ ProcessFiles = Callable[[list[SourceFile]], list[list[ProcessedDocument]]]
 
 
 def collect(
-    roots_files: list[SourceFile], *, process: ProcessFiles, git: GitReader,
-    roots: Sequence[Path], max_files: int = 100_000,
+    roots_files: list[SourceFile],
+    *,
+    process: ProcessFiles,
+    git: GitReader,
+    roots: Sequence[Path],
+    max_files: int = 100_000,
 ) -> ReadResult:
     """Process ``roots_files`` and, level by level, the targets of Location entities in them.
 
@@ -263,8 +276,11 @@ def collect(
         for source, docs in zip(level, process(level), strict=True):
             for doc in docs:
                 result.documents.append(Emitted(doc, source))
-                if doc.entity is not None and not doc.errors and doc.ref and (
-                    str(doc.entity.get("kind", "")).lower() == "location"
+                if (
+                    doc.entity is not None
+                    and not doc.errors
+                    and doc.ref
+                    and (str(doc.entity.get("kind", "")).lower() == "location")
                 ):
                     next_level.extend(_follow(doc, source, git, roots, result, seen))
         level = next_level
@@ -272,8 +288,12 @@ def collect(
 
 
 def _follow(
-    doc: ProcessedDocument, source: SourceFile, git: GitReader, roots: Sequence[Path],
-    result: ReadResult, seen: set[str],
+    doc: ProcessedDocument,
+    source: SourceFile,
+    git: GitReader,
+    roots: Sequence[Path],
+    result: ReadResult,
+    seen: set[str],
 ) -> list[SourceFile]:
     assert doc.entity is not None and doc.ref is not None
     spec = doc.entity.get("spec") or {}
@@ -302,7 +322,9 @@ def _resolve_child(
         return _resolve_git(target, roots=roots, git=git, parent_ref="")
     base = source.path.parent.resolve()
     wanted = Path(os.path.normpath(base / target))
-    if not wanted.is_relative_to(base) or (wanted.exists() and not wanted.resolve().is_relative_to(base)):
+    if not wanted.is_relative_to(base) or (
+        wanted.exists() and not wanted.resolve().is_relative_to(base)
+    ):
         raise InvalidInput(
             f"{source.path}: Location target {target!r} escapes the directory of its file "
             f"({base}); targets must be relative paths below it"

@@ -52,43 +52,48 @@ def file_reader(
     roots = [Path(r).resolve() for r in allowed_roots]
 
     def read(target: str, base_dir: Path | None) -> str:
-        if target.startswith("file://"):
-            target = target[len("file://") :]
-        elif _URL.match(target):
-            raise InvalidInput(
-                f"cannot read remote placeholder target {target} (no network access); "
-                "commit the file next to the catalog file and use a relative path"
-            )
-        path = Path(target)
-        if not path.is_absolute():
-            if base_dir is None:
-                raise InvalidInput(
-                    f"cannot read placeholder target {target}: "
-                    "a relative path needs a file location"
-                )
-            path = base_dir / path
-        path = path.resolve()
+        path = _local_path(target, base_dir)
         bounds = roots or ([base_dir.resolve()] if base_dir is not None else [])
         if bounds and not any(path.is_relative_to(root) for root in bounds):
             raise InvalidInput(
                 f"cannot read placeholder target {target}: {path} is outside the allowed "
-                f"directories "
-                f"({', '.join(map(str, bounds))}); add its directory to catalog.allowed_roots"
+                f"directories ({', '.join(map(str, bounds))}); add its directory to "
+                "catalog.allowed_roots"
             )
-        try:
-            if path.stat().st_size > max_bytes:
-                raise InvalidInput(
-                    f"cannot read placeholder target {target}: {path} is over {max_bytes} bytes"
-                )
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError as e:
-            raise InvalidInput(
-                f"cannot read placeholder target {target}: {path} does not exist"
-            ) from e
-        except (OSError, UnicodeDecodeError) as e:
-            raise InvalidInput(f"cannot read placeholder target {target}: {e}") from e
+        return _read_text(target, path, max_bytes)
 
     return read
+
+
+def _local_path(target: str, base_dir: Path | None) -> Path:
+    if target.startswith("file://"):
+        target = target[len("file://") :]
+    elif _URL.match(target):
+        raise InvalidInput(
+            f"cannot read remote placeholder target {target} (no network access); "
+            "commit the file next to the catalog file and use a relative path"
+        )
+    path = Path(target)
+    if not path.is_absolute():
+        if base_dir is None:
+            raise InvalidInput(
+                f"cannot read placeholder target {target}: a relative path needs a file location"
+            )
+        path = base_dir / path
+    return path.resolve()
+
+
+def _read_text(target: str, path: Path, max_bytes: int) -> str:
+    try:
+        if path.stat().st_size > max_bytes:
+            raise InvalidInput(
+                f"cannot read placeholder target {target}: {path} is over {max_bytes} bytes"
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise InvalidInput(f"cannot read placeholder target {target}: {path} does not exist") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"cannot read placeholder target {target}: {e}") from e
 
 
 def resolve_placeholders(

@@ -209,13 +209,13 @@ def _process_document(doc: YamlDocument, ctx: _Context) -> ProcessedDocument:
         entity, allow_unknown=True
     )
     if not out.errors and entity["kind"] == "Location":
-        out.errors = _check_location(entity)
+        out.errors = _check_location(entity, ctx)
     if out.errors:
         return out
     try:
         out.relations = derive_relations(entity)
     except InvalidInput as e:
-        out.errors.append(EntityError(e.message.split(":", 1)[0], e.message, "relation"))
+        out.errors.append(EntityError(str(e.details.get("path", "spec")), e.message, "relation"))
         return out
     out.entity = entity
     return out
@@ -259,10 +259,14 @@ def _sort_spec_lists(entity: dict[str, Any]) -> None:
             value.sort()
 
 
-def _check_location(entity: dict[str, Any]) -> list[EntityError]:
-    """Backstage's location step: only ``url``/``file`` targets; file targets are not dirs."""
+def _check_location(entity: dict[str, Any], ctx: _Context) -> list[EntityError]:
+    """Backstage's location step: only ``url``/``file`` targets; file targets are not dirs.
+
+    ``spec.type`` defaults to the type of the location the entity was read from.
+    """
     spec = entity["spec"]
-    kind = spec.get("type", "file")
+    own_type = (ctx.location_key or "file:").split(":", 1)[0]
+    kind = spec.get("type", own_type)
     if kind not in ("file", "url"):
         return [
             EntityError(

@@ -1,7 +1,8 @@
 """The refresh loop: a background thread that refreshes every location at an interval.
 
-The API starts it in the app lifespan (``Refresher(service, interval=settings.catalog.refresh_interval)``
-→ ``start()``; ``stop()`` at shutdown). A pass that finds another refresh running (the lease is
+The API starts it in the app lifespan
+(``Refresher(service, interval=settings.catalog.refresh_interval).start()``; ``stop()`` at
+shutdown). A pass that finds another refresh running (the lease is
 held, e.g. a manual ``POST /refresh`` or another server replica) is skipped, not queued.
 ``stop()`` returns promptly: the loop waits on an event, and a pass in progress finishes its
 current location's transaction first.
@@ -34,7 +35,9 @@ class Refresher:
         last_error: the last unexpected exception, or ``None``.
     """
 
-    def __init__(self, service: _Refreshable, *, interval: float, initial_delay: float = 0.0) -> None:
+    def __init__(
+        self, service: _Refreshable, *, interval: float, initial_delay: float = 0.0
+    ) -> None:
         self.service = service
         self.interval = interval
         self.initial_delay = initial_delay

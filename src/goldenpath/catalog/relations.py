@@ -87,25 +87,32 @@ def derive_relations(entity: dict[str, Any]) -> list[Relation]:
 
     Raises:
         InvalidInput: a target is not a valid reference; the message names the field, e.g.
-            ``spec.dependsOn[0]: Entity reference "sage-packs" had missing or empty kind …``.
+            ``spec.dependsOn.0: Entity reference "sage-packs" had missing or empty kind …``,
+            and ``details["path"]`` holds the field path.
     """
     self_ref = ref_of(entity)
     spec = entity.get("spec")
     if not isinstance(spec, dict):
         return []
     self_key = self_ref.key()
-    out: dict[Relation, None] = {}
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Relation] = []
     for field, default_kind, rel_type in _rules_for(entity):
         value = spec.get(field)
         if not value:
             continue
         targets = value if isinstance(value, list) else [value]
         for i, target in enumerate(targets):
-            where = f"spec.{field}[{i}]" if isinstance(value, list) else f"spec.{field}"
+            where = f"spec.{field}.{i}" if isinstance(value, list) else f"spec.{field}"
             target_key = _target_key(target, where, default_kind, self_ref.namespace)
-            out[Relation(self_key, rel_type, target_key)] = None
-            out[Relation(target_key, RELATION_PAIRS[rel_type], self_key)] = None
-    return list(out)
+            for triple in (
+                (self_key, rel_type, target_key),
+                (target_key, RELATION_PAIRS[rel_type], self_key),
+            ):
+                if triple not in seen:
+                    seen.add(triple)
+                    out.append(Relation(*triple))
+    return out
 
 
 def _target_key(target: Any, where: str, default_kind: str | None, namespace: str) -> str:
@@ -125,7 +132,8 @@ def _string_target_key(target: str, default_kind: str | None, namespace: str) ->
 def _parse_target(target: Any, where: str, default_kind: str | None, namespace: str) -> EntityRef:
     if not isinstance(target, str | dict):
         raise InvalidInput(
-            f"{where}: expected an entity reference string, not {type(target).__name__}"
+            f"{where}: expected an entity reference string, not {type(target).__name__}",
+            details={"path": where},
         )
     try:
         return parse_entity_ref(target, default_kind=default_kind, default_namespace=namespace)
@@ -136,4 +144,4 @@ def _parse_target(target: Any, where: str, default_kind: str | None, namespace: 
                 "; this field has no default kind, write it as kind:name "
                 "(e.g. component:my-service)"
             )
-        raise InvalidInput(f"{where}: {e.message}{hint}") from e
+        raise InvalidInput(f"{where}: {e.message}{hint}", details={"path": where}) from e

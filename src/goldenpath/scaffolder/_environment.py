@@ -26,14 +26,19 @@ from goldenpath.scaffolder._js import JsUndefined, RegexLiteral
 
 __all__ = ["NunjucksEnvironment", "compile_source", "environment_for"]
 
-#: Longest string a single operation may build (nunjitsu: 16 Mi output code units).
-MAX_STRING = 16 * 1024 * 1024
+MAX_STRING = _js.MAX_STRING
+#: Tags that would read other files; templates are single strings, so they are refused.
+_FILE_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 _OPERATORS = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 
 
-def _call(name: str, *args: nodes.Expr, lineno: int) -> nodes.Call:
+def _call(name: str, *args: Any, lineno: int) -> Any:
     call = nodes.Call(nodes.EnvironmentAttribute(name), list(args), [], None, None)
     return call.set_lineno(lineno)
+
+
+def _const(value: Any, lineno: int) -> Any:
+    return nodes.Const(value).set_lineno(lineno)
 
 
 class _JsSemantics(NodeTransformer):
@@ -74,7 +79,7 @@ class _JsSemantics(NodeTransformer):
         self.generic_visit(node)
         node.test = _call("js_truthy", node.test, lineno=node.lineno)
         if node.expr2 is None:  # Nunjucks: `a if c` with no else is ''
-            node.expr2 = nodes.Const("").set_lineno(node.lineno)
+            node.expr2 = _const("", node.lineno)
         return node
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
@@ -108,7 +113,9 @@ def _range(start: Any, stop: Any = None, step: Any = 1) -> list[int]:
 
 def _checked_str(value: str) -> str:
     if len(value) > MAX_STRING:
-        raise SecurityError(f"Template evaluation exceeded the output limit of {MAX_STRING} characters")
+        raise SecurityError(
+            f"Template evaluation exceeded the output limit of {MAX_STRING} characters"
+        )
     return value
 
 
@@ -144,7 +151,7 @@ class NunjucksEnvironment(ImmutableSandboxedEnvironment):
         newline: str = "\n",
     ) -> None:
         super().__init__(
-            newline_sequence=newline,  # type: ignore[arg-type]
+            newline_sequence=newline,  # type: ignore[arg-type,unused-ignore]
             variable_start_string="{{" if cookiecutter else "${{",
             variable_end_string="}}",
             trim_blocks=trim_blocks,
@@ -161,7 +168,7 @@ class NunjucksEnvironment(ImmutableSandboxedEnvironment):
         self.filters = {**filters.nunjucks_filters(), **filters.backstage_filters(integrations)}
         if cookiecutter:
             self.filters["jsonify"] = self.filters["dump"]
-        self.tests = _nunjucks_tests()
+        self.tests = _nunjucks_tests()  # type: ignore[assignment]
         base: dict[str, Any] = {"range": _range, "_nj_regex": _nj_regex}
         if step_globals:
             base.update(always=lambda: True, failure=lambda: False)
@@ -183,7 +190,7 @@ class NunjucksEnvironment(ImmutableSandboxedEnvironment):
         """``obj[argument]``: indices, slices and data keys only."""
         return _intrinsics.lookup_item(obj, argument, cookiecutter=self.cookiecutter)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a global, macro or intrinsic; calling ``undefined`` fails like Nunjucks."""
         _js.charge()
         if _js.is_undefined(__obj) or __obj is None:
@@ -262,10 +269,18 @@ def environment_for(
 
 
 @functools.lru_cache(maxsize=2048)
-def compile_source(env: NunjucksEnvironment, source: str, keep_type: bool) -> Template | TemplateExpression:
+def compile_source(
+    env: NunjucksEnvironment, source: str, keep_type: bool
+) -> Template | TemplateExpression:
     """Compile translated ``source``; with ``keep_type``, a sole ``${{ expr }}`` compiles
     to an expression that returns the value itself (nunjitsu's ``renderValue``)."""
     tree = env.parse(source)
+    for tag in _FILE_TAGS:
+        if tree.find(tag) is not None:
+            raise SecurityError(
+                "include, import, from and extends are not supported: "
+                "a template cannot read other files"
+            )
     if keep_type and len(tree.body) == 1 and isinstance(tree.body[0], nodes.Output):
         children = tree.body[0].nodes
         if len(children) == 1 and not isinstance(children[0], nodes.TemplateData):

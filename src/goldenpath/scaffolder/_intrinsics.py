@@ -9,7 +9,6 @@ array and number methods nunjitsu exposes (``name.split('-')``, ``name.length``,
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,9 +40,7 @@ def _slice_bounds(length: int, start: Any, end: Any) -> tuple[int, int]:
 def _str_replace(text: str, pattern: Any, replacement: Any = JsUndefined()) -> str:
     new = to_str(replacement) if not _js.is_undefined(replacement) else "undefined"
     if isinstance(pattern, RegexLiteral):
-        js_repl = re.sub(r"\\", r"\\\\", new)
-        js_repl = re.sub(r"\$(\d|&)", lambda m: "\\g<0>" if m.group(1) == "&" else f"\\{m.group(1)}", js_repl)
-        return pattern.compile().sub(js_repl, text, count=0 if "g" in pattern.flags else 1)
+        return pattern.sub(_js.js_replacement(new), text, count=0 if "g" in pattern.flags else 1)
     return text.replace(to_str(pattern), new, 1)
 
 
@@ -51,7 +48,7 @@ def _str_split(text: str, separator: Any = JsUndefined(), limit: Any = JsUndefin
     if _js.is_undefined(separator):
         parts = [text]
     elif isinstance(separator, RegexLiteral):
-        parts = separator.compile().split(text)
+        parts = separator.split(text)
     elif to_str(separator) == "":
         parts = list(text)
     else:
@@ -88,11 +85,17 @@ def _substring(text: str, start: Any, end: Any) -> str:
 
 def _array_methods(items: list[Any]) -> dict[str, Callable[..., Any]]:
     return {
-        "at": lambda i=0: items[_int_arg(i, 0)] if -len(items) <= _int_arg(i, 0) < len(items) else JsUndefined(),
-        "concat": lambda *more: items + [x for m in more for x in (m if isinstance(m, list) else [m])],
+        "at": lambda i=0: (
+            items[_int_arg(i, 0)] if -len(items) <= _int_arg(i, 0) < len(items) else JsUndefined()
+        ),
+        "concat": lambda *more: (
+            items + [x for m in more for x in (m if isinstance(m, list) else [m])]
+        ),
         "includes": lambda v: any(_js.strict_equal(x, v) for x in items),
         "indexOf": lambda v: next((i for i, x in enumerate(items) if _js.strict_equal(x, v)), -1),
-        "join": lambda s=",": (to_str(s) if not _js.is_undefined(s) else ",").join(to_str(x) for x in items),
+        "join": lambda s=",": (to_str(s) if not _js.is_undefined(s) else ",").join(
+            to_str(x) for x in items
+        ),
         "slice": lambda a=None, b=None: items[slice(*_slice_bounds(len(items), a, b))],
     }
 

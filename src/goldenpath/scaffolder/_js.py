@@ -13,17 +13,19 @@ and lookups so that no template can hang the renderer.
 from __future__ import annotations
 
 import contextvars
+import decimal
 import math
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from jinja2 import ChainableUndefined
 from jinja2.exceptions import SecurityError
 
 __all__ = [
+    "MAX_STRING",
     "Budget",
     "JsUndefined",
     "RegexLiteral",
@@ -36,12 +38,17 @@ __all__ = [
     "number_to_str",
     "strict_equal",
     "to_number",
+    "js_string",
     "to_str",
     "truthy",
 ]
 
 #: JavaScript's Number.MAX_SAFE_INTEGER; larger integer results become floats, as in JS.
 _MAX_SAFE_INT = 2**53 - 1
+#: Longest one regular-expression operation may run, in seconds (ReDoS bound).
+REGEX_SECONDS = 0.5
+#: Longest string a single operation may build (nunjitsu: 16 Mi output code units).
+MAX_STRING = 16 * 1024 * 1024
 
 
 class JsUndefined(ChainableUndefined):
@@ -67,14 +74,24 @@ class RegexLiteral:
     source: str
     flags: str
 
-    def compile(self) -> re.Pattern[str]:
-        """Return the Python pattern; raises ``re.error`` for an invalid pattern."""
+    def compile(self) -> regex.Pattern[str]:
+        """Return the compiled pattern; raises ``regex.error`` for an invalid pattern."""
         flags = 0
         if "i" in self.flags:
-            flags |= re.IGNORECASE
+            flags |= regex.IGNORECASE
         if "m" in self.flags:
-            flags |= re.MULTILINE
-        return re.compile(self.source, flags)
+            flags |= regex.MULTILINE
+        return regex.compile(self.source, flags)
+
+    def sub(self, replacement: str, text: str, *, count: int) -> str:
+        """``text`` with matches replaced; bounded by the render's remaining time (ReDoS)."""
+        charge(len(text) // 64)
+        return str(self.compile().sub(replacement, text, count=count, timeout=_seconds_left()))
+
+    def split(self, text: str) -> list[str]:
+        """``text`` split on matches; bounded by the render's remaining time."""
+        charge(len(text) // 64)
+        return [str(part) for part in self.compile().split(text, timeout=_seconds_left())]
 
 
 class Budget:
@@ -93,12 +110,28 @@ class Budget:
             raise SecurityError("Template evaluation exceeded the time limit")
 
 
-_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("goldenpath_budget", default=None)
+_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
+    "goldenpath_budget", default=None
+)
 
 
 def current_budget() -> contextvars.ContextVar[Budget | None]:
     """The context variable holding the active render's :class:`Budget`."""
     return _BUDGET
+
+
+def js_replacement(text: str) -> str:
+    """A JS ``String.replace`` replacement (``$1``, ``$&``) as a ``regex`` template."""
+    escaped = text.replace("\\", "\\\\")
+    return regex.sub(
+        r"\$(\d|&)", lambda m: "\\g<0>" if m.group(1) == "&" else f"\\{m.group(1)}", escaped
+    )
+
+
+def _seconds_left() -> float:
+    budget = _BUDGET.get()
+    left = REGEX_SECONDS if budget is None else budget.deadline - time.monotonic()
+    return min(max(left, 0.001), REGEX_SECONDS)
 
 
 def charge(units: int = 1) -> None:
@@ -146,6 +179,8 @@ def number_to_str(value: float | int) -> str:
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     text = repr(value)
+    if "e" in text and abs(value) >= 1e-6:
+        return format(decimal.Decimal(text), "f")
     if "e" in text:
         mantissa, exponent = text.split("e")
         sign = "-" if exponent.startswith("-") else "+"
@@ -174,6 +209,15 @@ def to_str(value: Any) -> str:
     return ""
 
 
+def js_string(value: Any) -> str:
+    """``String(value)``: unlike output, ``undefined`` and ``null`` spell themselves."""
+    if value is None:
+        return "null"
+    if is_undefined(value):
+        return "undefined"
+    return to_str(value)
+
+
 def to_number(value: Any) -> float | int:
     """``Number(value)``: ``'3'`` → 3, ``''`` → 0, ``'x'`` → NaN, ``[]`` → 0."""
     if isinstance(value, bool):
@@ -197,7 +241,7 @@ def to_number(value: Any) -> float | int:
 
 
 def _primitive(value: Any) -> Any:
-    if isinstance(value, (list, tuple, dict)) or isinstance(value, RegexLiteral):
+    if isinstance(value, (list, tuple, dict, RegexLiteral)):
         return to_str(value)
     return value
 
@@ -213,12 +257,8 @@ def _normalise(number: float | int) -> float | int:
 def add(left: Any, right: Any) -> Any:
     """JavaScript ``+``: string concatenation when either side becomes a string."""
     left, right = _primitive(left), _primitive(right)
-    if is_undefined(left) or is_undefined(right):
-        if isinstance(left, str) or isinstance(right, str):
-            return to_str(left) + to_str(right)
-        return math.nan
     if isinstance(left, str) or isinstance(right, str):
-        result = to_str(left) + to_str(right)
+        result = js_string(left) + js_string(right)
         charge(len(result) // 1024)
         return result
     return _normalise(to_number(left) + to_number(right))
@@ -226,7 +266,7 @@ def add(left: Any, right: Any) -> Any:
 
 def concat(*values: Any) -> str:
     """Nunjucks ``~``: the string forms joined."""
-    return "".join(to_str(value) for value in values)
+    return "".join(js_string(value) for value in values)
 
 
 def arith(operator: str, left: Any, right: Any) -> Any:
@@ -237,12 +277,24 @@ def arith(operator: str, left: Any, right: Any) -> Any:
         if operator == "-":
             return _normalise(a - b)
         if operator == "*":
-            return _normalise(float(a) * float(b) if abs(a) > _MAX_SAFE_INT or abs(b) > _MAX_SAFE_INT else a * b)
+            return _normalise(
+                float(a) * float(b) if abs(a) > _MAX_SAFE_INT or abs(b) > _MAX_SAFE_INT else a * b
+            )
         if operator == "**":
             return _normalise(math.pow(a, b))
         if operator in ("/", "//"):
-            quotient = a / b if b else (math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1, b))
-            return _normalise(math.floor(quotient) if operator == "//" and math.isfinite(quotient) else quotient)
+            quotient = (
+                a / b
+                if b
+                else (
+                    math.nan
+                    if a == 0 or math.isnan(a)
+                    else math.copysign(math.inf, a) * math.copysign(1, b)
+                )
+            )
+            return _normalise(
+                math.floor(quotient) if operator == "//" and math.isfinite(quotient) else quotient
+            )
         if operator == "%":
             return _normalise(math.fmod(a, b)) if b and math.isfinite(a) else math.nan
     except OverflowError:

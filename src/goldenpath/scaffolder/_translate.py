@@ -23,6 +23,8 @@ _RAW_START = re.compile(r"\{%-?\s*raw\s*-?%\}")
 _RAW_END = re.compile(r"\{%-?\s*endraw\s*-?%\}")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
+#: Jinja2 reads these as constants; Nunjucks as ordinary (here undefined) variable names.
+_PYTHON_CONSTANTS = frozenset({"True", "False", "None"})
 #: Names nunjitsu refuses anywhere in an expression (prototype gadgets in JavaScript).
 RESERVED_NAMES = frozenset({"constructor", "prototype", "__proto__"})
 
@@ -36,7 +38,9 @@ class TranslationError(ValueError):
 
 
 def _jinja_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
     return f'"{escaped}"'
 
 
@@ -71,7 +75,9 @@ def _read_regex(source: str, start: int) -> tuple[str, str, int]:
             return "".join(pattern), source[flags_start:index], index
         pattern.append(char)
         index += 1
-    raise TranslationError("Unterminated regular-expression literal", source.count("\n", 0, start) + 1)
+    raise TranslationError(
+        "Unterminated regular-expression literal", source.count("\n", 0, start) + 1
+    )
 
 
 def _next_significant(source: str, index: int) -> str:
@@ -94,16 +100,25 @@ def _rewrite_code(source: str, start: int, closer: str) -> tuple[str, int]:
         if name and not (char.isdigit()):
             word = name.group(0)
             if word in RESERVED_NAMES:
-                raise TranslationError(f'Template name "{word}" is reserved', source.count("\n", 0, index) + 1)
+                raise TranslationError(
+                    f'Template name "{word}" is reserved', source.count("\n", 0, index) + 1
+                )
             if word == "r" and source.startswith("/", name.end()) and previous != ".":
                 pattern, flags, index = _read_regex(source, index)
                 out.append(f"_nj_regex({_jinja_string(pattern)}, {_jinja_string(flags)})")
                 previous = ")"
                 continue
-            if stack and stack[-1] == "}" and previous in ("{", ",") and _next_significant(source, name.end()) == ":":
+            if (
+                stack
+                and stack[-1] == "}"
+                and previous in ("{", ",")
+                and _next_significant(source, name.end()) == ":"
+            ):
                 out.append(_jinja_string(word))
             elif word == "null" and previous != ".":
                 out.append("none")
+            elif word in _PYTHON_CONSTANTS and previous != ".":
+                out.append("_nj_undefined")  # a plain (undefined) name in Nunjucks
             else:
                 out.append(word)
             previous, index = word, name.end()
@@ -111,11 +126,15 @@ def _rewrite_code(source: str, start: int, closer: str) -> tuple[str, int]:
         if char in "\"'":
             value, index = _read_string(source, index)
             if value in RESERVED_NAMES and previous == "[":
-                raise TranslationError(f'Template name "{value}" is reserved', source.count("\n", 0, index) + 1)
+                raise TranslationError(
+                    f'Template name "{value}" is reserved', source.count("\n", 0, index) + 1
+                )
             out.append(_jinja_string(value))
             previous = "string"
             continue
         number = _NUMBER.match(source, index)
+        if number and _NAME.match(source, number.end()):
+            raise TranslationError("Invalid numeric literal", source.count("\n", 0, index) + 1)
         if number:
             out.append(number.group(0))
             previous, index = "number", number.end()
@@ -132,7 +151,9 @@ def _rewrite_code(source: str, start: int, closer: str) -> tuple[str, int]:
         if not char.isspace():
             previous = char
         index += 1
-    raise TranslationError(f"Unterminated code region, expected {closer!r}", source.count("\n", 0, start) + 1)
+    raise TranslationError(
+        f"Unterminated code region, expected {closer!r}", source.count("\n", 0, start) + 1
+    )
 
 
 def translate(source: str, *, variable_start: str = "${{") -> str:

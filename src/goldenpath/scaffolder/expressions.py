@@ -31,7 +31,12 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from goldenpath.errors import InvalidInput
 from goldenpath.scaffolder import _js
-from goldenpath.scaffolder._environment import MAX_STRING, NunjucksEnvironment, compile_source, environment_for
+from goldenpath.scaffolder._environment import (
+    MAX_STRING,
+    NunjucksEnvironment,
+    compile_source,
+    environment_for,
+)
 from goldenpath.scaffolder._translate import TranslationError, translate
 from goldenpath.scaffolder.filters import DEFAULT_INTEGRATIONS, FilterError
 
@@ -60,7 +65,9 @@ class TemplateError(InvalidInput):
     ``problem``. Never includes context values, so secrets cannot leak through it.
     """
 
-    def __init__(self, problem: str, *, location: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, problem: str, *, location: str | None = None, line: int | None = None
+    ) -> None:
         where = location or "template"
         at_line = f" (line {line})" if line else ""
         super().__init__(
@@ -73,6 +80,9 @@ class TemplateError(InvalidInput):
         self.problem = problem
 
 
+_CR = "\ue000"
+
+
 class _Undefined:
     """Marker for a step value that rendered to JS ``undefined`` (dropped from objects)."""
 
@@ -81,7 +91,9 @@ _UNDEFINED = _Undefined()
 
 
 def _integrations(integrations: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((integrations if integrations is not None else DEFAULT_INTEGRATIONS).items()))
+    return tuple(
+        sorted((integrations if integrations is not None else DEFAULT_INTEGRATIONS).items())
+    )
 
 
 def _to_json(value: Any) -> Any:
@@ -104,49 +116,99 @@ def _to_json(value: Any) -> Any:
     return _js.to_str(value)
 
 
-def _render(env: NunjucksEnvironment, template: str, context: Mapping[str, Any], *, keep_type: bool, location: str | None) -> Any:
-    """Render one string; raises :class:`TemplateError` on any failure or limit."""
-    if len(template) > MAX_SOURCE:
-        raise TemplateError(f"template is {len(template)} characters, over the {MAX_SOURCE} limit", location=location)
+def _problem(error: Exception) -> tuple[str, int | None]:
+    """Describe a foreign failure as (problem, one-based line or None)."""
+    if isinstance(error, TranslationError):
+        return str(error), error.line
+    if isinstance(error, TemplateSyntaxError):
+        return error.message or "syntax error", error.lineno
+    if isinstance(error, RecursionError):
+        return "template nests too deeply", None
+    if isinstance(error, TimeoutError):
+        return f"regular expression ran longer than the {MAX_SECONDS} s render limit", None
+    if isinstance(error, FilterError):
+        return str(error), None
+    if isinstance(error, JinjaTemplateError):
+        return error.message or type(error).__name__, None
+    return f"{type(error).__name__}: {error}", None
+
+
+def _evaluate(
+    env: NunjucksEnvironment, template: str, context: Mapping[str, Any], keep_type: bool
+) -> Any:
     variable_start = "{{" if env.cookiecutter else "${{"
+    if not any(marker in template for marker in (variable_start, "{%", "{#")):
+        return template  # plain text renders as itself, byte for byte
+    # Jinja2 rewrites every line break to one sequence; carriage returns it would change
+    # are hidden behind a private-use character and restored afterwards.
+    protect = "\r" in template and env.newline_sequence == "\n"
+    source = template.replace("\r", _CR) if protect else template
+    compiled = compile_source(env, translate(source, variable_start=variable_start), keep_type)
+    if isinstance(compiled, TemplateExpression):
+        return _to_json(compiled(**context))
+    size, chunks = 0, []
+    for chunk in compiled.generate(**context):
+        size += len(chunk)
+        if size > MAX_STRING:
+            raise ValueError(f"output exceeds {MAX_STRING} characters")
+        chunks.append(chunk)
+    output = "".join(chunks)
+    return output.replace(_CR, "\r") if protect else output
+
+
+def _render(
+    env: NunjucksEnvironment,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    keep_type: bool,
+    location: str | None,
+) -> Any:
+    """Render one string; raises :class:`TemplateError` on any failure or limit.
+
+    Secret values (``context["secrets"]``) are masked as ``***`` in the error message.
+    """
+    if len(template) > MAX_SOURCE:
+        problem = f"template is {len(template)} characters, over the {MAX_SOURCE} limit"
+        raise TemplateError(problem, location=location)
     token = _js.current_budget().set(_js.Budget(MAX_WORK_UNITS, MAX_SECONDS))
     try:
-        compiled = compile_source(env, translate(template, variable_start=variable_start), keep_type)
-        if isinstance(compiled, TemplateExpression):
-            return _to_json(compiled(**context))
-        size, chunks = 0, []
-        for chunk in compiled.generate(**context):
-            size += len(chunk)
-            if size > MAX_STRING:
-                raise TemplateError(f"output exceeds {MAX_STRING} characters", location=location)
-            chunks.append(chunk)
-        return "".join(chunks)
-    except TemplateError:
-        raise
-    except TranslationError as e:
-        raise TemplateError(str(e), location=location, line=e.line) from e
-    except TemplateSyntaxError as e:
-        raise TemplateError(e.message or "syntax error", location=location, line=e.lineno) from e
-    except (JinjaTemplateError, FilterError, TypeError, ValueError, ArithmeticError, KeyError, IndexError) as e:
-        raise TemplateError(f"{type(e).__name__}: {e}", location=location) from e
-    except RecursionError as e:
-        raise TemplateError("template nests too deeply", location=location) from e
+        return _evaluate(env, template, context, keep_type)
+    except Exception as e:  # every foreign failure becomes one typed error, here
+        problem, line = _problem(e)
+        secrets = context.get("secrets")
+        for secret in secrets.values() if isinstance(secrets, dict) else ():
+            if isinstance(secret, str) and secret:
+                problem = problem.replace(secret, "***")
+        raise TemplateError(problem, location=location, line=line) from e
     finally:
         _js.current_budget().reset(token)
 
 
-def _render_tree(value: Any, env: NunjucksEnvironment, context: Mapping[str, Any], location: str | None) -> Any:
+def _render_tree(
+    value: Any, env: NunjucksEnvironment, context: Mapping[str, Any], errors: Any
+) -> Any:
     if isinstance(value, str):
         try:
-            return _render(env, value, context, keep_type=True, location=location)
-        except TemplateError:
+            return _render(env, value, context, keep_type=True, location=errors.location)
+        except TemplateError as e:
+            errors.append(e)
             return value
     if isinstance(value, dict):
-        rendered = {k: _render_tree(v, env, context, location) for k, v in value.items()}
+        rendered = {k: _render_tree(v, env, context, errors) for k, v in value.items()}
         return {k: v for k, v in rendered.items() if v is not _UNDEFINED}
     if isinstance(value, (list, tuple)):
-        return [None if (item := _render_tree(v, env, context, location)) is _UNDEFINED else item for v in value]
+        return [
+            None if (item := _render_tree(v, env, context, errors)) is _UNDEFINED else item
+            for v in value
+        ]
     return value
+
+
+class _Errors(list[TemplateError]):
+    def __init__(self, location: str | None) -> None:
+        super().__init__()
+        self.location = location
 
 
 def render_value(
@@ -156,23 +218,34 @@ def render_value(
     secrets: Mapping[str, str] | None = None,
     integrations: Mapping[str, str] | None = None,
     location: str | None = None,
+    errors: list[TemplateError] | None = None,
 ) -> Any:
     """Render a step value (step ``input``, ``if``, ``each``, template ``output``).
 
     ``value`` is any JSON value; every string leaf is rendered against ``context``
     (``parameters``, ``steps``, ``user``, ``each``, …) plus ``secrets``. A sole
     ``${{ expr }}`` keeps the expression's JSON type; a failing string is returned
-    unchanged; an object key whose value renders to ``undefined`` is dropped, a list item
-    becomes ``None`` and a top-level ``undefined`` is ``None``. ``integrations`` maps SCM
-    hosts to integration types for ``parseRepoUrl``/``projectSlug`` (default
-    :data:`DEFAULT_INTEGRATIONS`). Never raises for template problems.
-    Backstage docs: "Writing Templates".
+    unchanged, as Backstage's task runner does, and its :class:`TemplateError` (secrets
+    masked) is appended to ``errors`` when given, for the task log. An object key whose
+    value renders to ``undefined`` is dropped, a list item becomes ``None`` and a
+    top-level ``undefined`` is ``None``. ``integrations`` maps SCM hosts to integration
+    types for ``parseRepoUrl``/``projectSlug`` (default :data:`DEFAULT_INTEGRATIONS`).
+    Never raises for template problems. Backstage docs: "Writing Templates".
     """
-    env = environment_for(cookiecutter=False, trim_blocks=False, lstrip_blocks=False, step=True, integrations=_integrations(integrations))
+    env = environment_for(
+        cookiecutter=False,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        step=True,
+        integrations=_integrations(integrations),
+    )
     full = dict(context)
     if secrets is not None:
         full["secrets"] = dict(secrets)
-    result = _render_tree(value, env, full, location)
+    collected = _Errors(location)
+    result = _render_tree(value, env, full, collected)
+    if errors is not None:
+        errors.extend(collected)
     return None if result is _UNDEFINED else result
 
 
@@ -214,7 +287,9 @@ def render_string(
     return str(result)
 
 
-def try_render_string(template: str, context: Mapping[str, Any], **options: Any) -> tuple[str | None, str | None]:
+def try_render_string(
+    template: str, context: Mapping[str, Any], **options: Any
+) -> tuple[str | None, str | None]:
     """:func:`render_string` returning ``(output, None)`` or ``(None, problem)``."""
     try:
         return render_string(template, context, **options), None

@@ -63,7 +63,9 @@ def acquire(
     return True
 
 
-def renew(engine: Engine, name: str, holder: str, *, ttl: float, now: datetime | None = None) -> bool:
+def renew(
+    engine: Engine, name: str, holder: str, *, ttl: float, now: datetime | None = None
+) -> bool:
     """Extend a lease ``holder`` still holds; ``False`` when it was lost (expired and taken)."""
     now = _utc(now or _now())
     with engine.begin() as conn:

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from goldenpath.api.deps import PrincipalDep, ReaderDep, Services, ServicesDep
 from goldenpath.api.responses import FastJSON
 from goldenpath.api.routes._params import fields_param, legacy_order_param, order_field_param
 from goldenpath.errors import InvalidInput
@@ -73,7 +73,7 @@ def list_entities(
     return FastJSON(page.items, headers=headers)
 
 
-def _skip(svc: Any, filters: list[str], ordering: list[str], offset: int) -> str | None:
+def _skip(svc: Services, filters: list[str], ordering: list[str], offset: int) -> str | None:
     """The cursor after the first ``offset`` matches, None when there are no more (keyset walk)."""
     cursor: str | None = None
     while offset > 0:

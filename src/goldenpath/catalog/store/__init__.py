@@ -5,6 +5,6 @@ shared metadata (migration ``0001_catalog`` creates it), ``sync`` applies a loca
 processing result in one transaction, ``queries`` serves reads, ``registry`` the locations.
 """
 
-from goldenpath.catalog.store import queries, registry, search, sync, tables
+from goldenpath.catalog.store import bulk, queries, records, registry, search, sync, tables, writes
 
-__all__ = ["queries", "registry", "search", "sync", "tables"]
+__all__ = ["bulk", "queries", "records", "registry", "search", "sync", "tables", "writes"]

@@ -30,7 +30,7 @@ def _sqlite_value(value: Any) -> Any:
 def insert_rows(
     conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Insert ``rows`` (tuples ordered like ``columns``) into ``table`` as fast as the driver can."""
+    """Insert ``rows`` (tuples ordered like ``columns``) into ``table``, fast as the driver can."""
     if not rows:
         return
     names = ", ".join(columns)

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import Connection, ColumnElement
+from sqlalchemy import ColumnElement, Connection
 
 from goldenpath.catalog.filters import Condition, Cursor, FilterSet, Order, fulltext_terms
 from goldenpath.catalog.model import Entity
@@ -30,11 +30,11 @@ from goldenpath.catalog.store.tables import (
 
 __all__ = [
     "Page",
+    "count_matching",
     "dangling_relations",
     "entities_by_refs",
     "entity_by_ref",
     "entity_by_uid",
-    "count_matching",
     "facet_counts",
     "list_errors",
     "parent_ref_of",
@@ -58,21 +58,27 @@ class Page:
 
 
 def _relations_for(conn: Connection, refs: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Backstage-shaped relations of each ref (where it is the source), sorted, deduplicated."""
     out: dict[str, list[dict[str, Any]]] = {}
+    rows: set[tuple[str, str, str]] = set()
     for i in range(0, len(refs), 500):
-        rows = conn.execute(
-            sa.select(R.source_entity_ref, R.type, R.target_entity_ref).distinct()
-            .where(R.source_entity_ref.in_(refs[i:i + 500]))
+        chunk = list(refs[i : i + 500])
+        result = conn.execute(
+            sa.select(R.source_entity_ref, R.type, R.target_entity_ref).where(
+                R.source_entity_ref.in_(chunk)
+            )
         )
-        for source, type_, target in rows:
-            kind, _, rest = target.partition(":")
-            namespace, _, name = rest.partition("/")
-            out.setdefault(source, []).append({
-                "type": type_, "targetRef": target,
+        rows.update(map(tuple, result.cursor.fetchall()) if result.cursor else ())
+    for source, type_, target in sorted(rows):
+        kind, _, rest = target.partition(":")
+        namespace, _, name = rest.partition("/")
+        out.setdefault(source, []).append(
+            {
+                "type": type_,
+                "targetRef": target,
                 "target": {"kind": kind, "namespace": namespace, "name": name},
-            })
-    for rels in out.values():
-        rels.sort(key=lambda r: (r["type"], r["targetRef"]))
+            }
+        )
     return out
 
 
@@ -103,8 +109,11 @@ def entities_by_refs(conn: Connection, refs: Sequence[str]) -> dict[str, Entity]
     """Entities by lower-cased ref (missing refs are absent from the result)."""
     rows: list[Any] = []
     for i in range(0, len(refs), 500):
-        rows.extend(conn.execute(sa.select(E.entity_ref, E.entity)
-                                 .where(E.entity_ref.in_(refs[i:i + 500]))))
+        rows.extend(
+            conn.execute(
+                sa.select(E.entity_ref, E.entity).where(E.entity_ref.in_(refs[i : i + 500]))
+            )
+        )
     return {e_ref: ent for (e_ref, _), ent in zip(rows, _stitch(conn, rows), strict=True)}
 
 
@@ -115,13 +124,24 @@ def parent_ref_of(conn: Connection, ref: str) -> str | None:
 
 def version(conn: Connection) -> int:
     """The catalog's write counter (see ``catalog_state``)."""
-    return int(conn.execute(sa.select(catalog_state.c.version)
-                            .where(catalog_state.c.id == 1)).scalar() or 0)
+    return int(
+        conn.execute(sa.select(catalog_state.c.version).where(catalog_state.c.id == 1)).scalar()
+        or 0
+    )
 
 
 def _probe(cond: Condition) -> ColumnElement[bool]:
-    """Per-row ``EXISTS`` form of a condition: cheap when walking entities in ref order."""
-    if cond.key in _COLUMNS or cond.key.startswith("relations."):
+    """Per-row ``EXISTS`` form of a condition: cheap when walking entities in ref order.
+
+    Column conditions are wrapped (``kind || ''``) so no index serves them: the planner then
+    walks the ``entity_ref`` index in order and stops after one page, instead of collecting
+    every match through the ``kind`` index and sorting them.
+    """
+    if cond.key in _COLUMNS:
+        if cond.values is None:
+            return sa.true()
+        return (_COLUMNS[cond.key] + sa.literal("")).in_(cond.values)
+    if cond.key.startswith("relations."):
         return _condition(cond)
     sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == cond.key)
     if cond.values is not None:
@@ -145,8 +165,9 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
     return E.entity_id.in_(sub)
 
 
-def _where(conn: Connection, filters: FilterSet, full_text: str | None, *,
-           probe: bool = False) -> ColumnElement[bool]:
+def _where(
+    conn: Connection, filters: FilterSet, full_text: str | None, *, probe: bool = False
+) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = []
     make = _probe if probe else _condition
     if filters:
@@ -154,12 +175,20 @@ def _where(conn: Connection, filters: FilterSet, full_text: str | None, *,
     terms = fulltext_terms(full_text)
     if terms and conn.dialect.name == "sqlite":
         match = " ".join(f'"{t}"*' for t in terms)
-        clauses.append(E.id.in_(sa.text("SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH :fts")
-                                .bindparams(fts=match).columns(sa.column("rowid"))))
+        clauses.append(
+            E.id.in_(
+                sa.text("SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH :fts")
+                .bindparams(fts=match)
+                .columns(sa.column("rowid"))
+            )
+        )
     elif terms:
         query = " & ".join(f"{t}:*" for t in terms)
-        clauses.append(sa.text("catalog_entities.search_tsv @@ to_tsquery('simple', :fts)")
-                       .bindparams(fts=query))
+        clauses.append(
+            sa.literal_column("catalog_entities.search_tsv").bool_op("@@")(
+                sa.func.to_tsquery("simple", query)
+            )
+        )
     return sa.and_(sa.true(), *clauses)
 
 
@@ -168,12 +197,16 @@ def _sort_column(order: Order | None) -> ColumnElement[Any] | None:
         return None
     if order.field in _COLUMNS:
         return _COLUMNS[order.field]
-    return (sa.select(sa.func.min(S.value))
-            .where(S.entity_id == E.entity_id, S.key == order.field)
-            .scalar_subquery())
+    return (
+        sa.select(sa.func.min(S.value))
+        .where(S.entity_id == E.entity_id, S.key == order.field)
+        .scalar_subquery()
+    )
 
 
-def _after(value: ColumnElement[Any], order: Order, last: tuple[str | None, str]) -> ColumnElement[bool]:
+def _after(
+    value: ColumnElement[Any], order: Order, last: tuple[str | None, str]
+) -> ColumnElement[bool]:
     last_value, last_ref = last
     if last_value is None:
         return sa.and_(value.is_(None), E.entity_ref > last_ref)
@@ -193,9 +226,16 @@ def count_matching(conn: Connection, filters: FilterSet, full_text: str | None) 
     return int(conn.execute(stmt).scalar_one())
 
 
-def query_page(conn: Connection, *, filters: FilterSet, full_text: str | None,
-               order: Order | None, limit: int, after: Cursor | None,
-               total: int | None = None) -> Page:
+def query_page(
+    conn: Connection,
+    *,
+    filters: FilterSet,
+    full_text: str | None,
+    order: Order | None,
+    limit: int,
+    after: Cursor | None,
+    total: int | None = None,
+) -> Page:
     """One keyset page of entities matching ``filters`` and ``full_text``, sorted by ``order``.
 
     ``total``: ``totalItems`` when the caller knows it (cached), else it is counted.
@@ -204,7 +244,7 @@ def query_page(conn: Connection, *, filters: FilterSet, full_text: str | None,
         total = count_matching(conn, filters, full_text)
     where = _where(conn, filters, full_text, probe=total > _DENSE and order is None)
     value = _sort_column(order)
-    stmt = sa.select(E.entity_ref, E.entity).where(where)
+    stmt: Any = sa.select(E.entity_ref, E.entity).where(where)
     if value is None:
         if after is not None:
             stmt = stmt.where(E.entity_ref > after.last_ref)
@@ -215,8 +255,9 @@ def query_page(conn: Connection, *, filters: FilterSet, full_text: str | None,
         stmt = sa.select(E.entity_ref, E.entity, value).where(where)
         if after is not None:
             stmt = stmt.where(_after(value, order, (after.last_value, after.last_ref)))
-        stmt = stmt.order_by(value.is_(None), value.desc() if order.descending else value,
-                             E.entity_ref)
+        stmt = stmt.order_by(
+            value.is_(None), value.desc() if order.descending else value, E.entity_ref
+        )
     rows = conn.execute(stmt.limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -232,15 +273,19 @@ def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[
     key = facet.lower()
     where = _where(conn, filters, None) if filters else None
     if key.startswith("relations."):
-        stmt = (sa.select(R.target_entity_ref, sa.func.count(sa.distinct(R.source_entity_ref)))
-                .where(sa.func.lower(R.type) == key.split(".", 1)[1])
-                .group_by(R.target_entity_ref))
+        stmt = (
+            sa.select(R.target_entity_ref, sa.func.count(sa.distinct(R.source_entity_ref)))
+            .where(sa.func.lower(R.type) == key.split(".", 1)[1])
+            .group_by(R.target_entity_ref)
+        )
         if where is not None:
             stmt = stmt.where(R.source_entity_ref.in_(sa.select(E.entity_ref).where(where)))
     else:
-        stmt = (sa.select(S.original_value, sa.func.count())
-                .where(S.key == key, S.value.is_not(None))
-                .group_by(S.value, S.original_value))
+        stmt = (
+            sa.select(S.original_value, sa.func.count())
+            .where(S.key == key, S.value.is_not(None))
+            .group_by(S.value, S.original_value)
+        )
         if where is not None:
             stmt = stmt.where(S.entity_id.in_(sa.select(E.entity_id).where(where)))
     counts = [{"value": v, "count": int(c)} for v, c in conn.execute(stmt)]
@@ -248,8 +293,9 @@ def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[
     return counts
 
 
-def list_errors(conn: Connection, *, location_id: str | None, after_id: int | None,
-                limit: int) -> list[dict[str, Any]]:
+def list_errors(
+    conn: Connection, *, location_id: str | None, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
     """Processing errors in recording order, ``limit`` of them after error id ``after_id``."""
     c = catalog_errors.c
     stmt = sa.select(catalog_errors).order_by(c.id).limit(limit)
@@ -258,22 +304,36 @@ def list_errors(conn: Connection, *, location_id: str | None, after_id: int | No
     if after_id is not None:
         stmt = stmt.where(c.id > after_id)
     return [
-        {"id": r.id, "location_id": r.location_id, "source": r.source, "index": r.doc_index,
-         "entityRef": r.entity_ref, "stage": r.stage, "path": r.path, "message": r.message,
-         "created_at": r.created_at.isoformat()}
+        {
+            "id": r.id,
+            "location_id": r.location_id,
+            "source": r.source,
+            "index": r.doc_index,
+            "entityRef": r.entity_ref,
+            "stage": r.stage,
+            "path": r.path,
+            "message": r.message,
+            "created_at": r.created_at.isoformat(),
+        }
         for r in conn.execute(stmt)
     ]
 
 
-def dangling_relations(conn: Connection, *, location_id: str | None = None,
-                       limit: int = 500) -> list[dict[str, str]]:
+def dangling_relations(
+    conn: Connection, *, location_id: str | None = None, limit: int = 500
+) -> list[dict[str, str]]:
     """Relations whose target entity does not exist (kept, reported, never fatal)."""
     target = catalog_entities.alias("target")
-    stmt = (sa.select(R.source_entity_ref, R.type, R.target_entity_ref).distinct()
-            .outerjoin(target, target.c.entity_ref == R.target_entity_ref)
-            .where(target.c.id.is_(None))
-            .order_by(R.source_entity_ref, R.type, R.target_entity_ref).limit(limit))
+    stmt = (
+        sa.select(R.source_entity_ref, R.type, R.target_entity_ref)
+        .distinct()
+        .outerjoin(target, target.c.entity_ref == R.target_entity_ref)
+        .where(target.c.id.is_(None))
+        .order_by(R.source_entity_ref, R.type, R.target_entity_ref)
+        .limit(limit)
+    )
     if location_id is not None:
-        stmt = stmt.where(R.originating_entity_id.in_(
-            sa.select(E.entity_id).where(E.location_id == location_id)))
+        stmt = stmt.where(
+            R.originating_entity_id.in_(sa.select(E.entity_id).where(E.location_id == location_id))
+        )
     return [{"source": s, "type": t, "target": g} for s, t, g in conn.execute(stmt)]

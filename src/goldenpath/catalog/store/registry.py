@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from goldenpath.catalog.store.sync import bump_version
 from goldenpath.catalog.store.tables import catalog_locations
+from goldenpath.catalog.store.writes import bump_version
 
 __all__ = ["delete_location", "find_location", "get_location", "insert_location", "list_locations"]
 
@@ -30,7 +30,9 @@ def insert_location(conn: Connection, *, type: str, target: str, now: datetime) 
 
 def find_location(conn: Connection, *, type: str, target: str) -> dict[str, Any] | None:
     """The location registered with exactly this type and target, if any."""
-    row = conn.execute(sa.select(catalog_locations).where(L.type == type, L.target == target)).first()
+    row = conn.execute(
+        sa.select(catalog_locations).where(L.type == type, L.target == target)
+    ).first()
     return _row(row) if row else None
 
 
@@ -40,12 +42,16 @@ def get_location(conn: Connection, location_id: str) -> dict[str, Any] | None:
     return _row(row) if row else None
 
 
-def list_locations(conn: Connection, *, limit: int, after_id: str | None = None) -> list[dict[str, Any]]:
+def list_locations(
+    conn: Connection, *, limit: int, after_id: str | None = None
+) -> list[dict[str, Any]]:
     """Locations in registration order (then id), at most ``limit`` after ``after_id``."""
     stmt = sa.select(catalog_locations).order_by(L.created_at, L.id).limit(limit)
     if after_id is not None:
         anchor = sa.select(L.created_at).where(L.id == after_id).scalar_subquery()
-        stmt = stmt.where(sa.or_(L.created_at > anchor, sa.and_(L.created_at == anchor, L.id > after_id)))
+        stmt = stmt.where(
+            sa.or_(L.created_at > anchor, sa.and_(L.created_at == anchor, L.id > after_id))
+        )
     return [_row(r) for r in conn.execute(stmt)]
 
 

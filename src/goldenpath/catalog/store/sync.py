@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,16 +23,20 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from goldenpath.catalog.model import Entity, Relation
-from goldenpath.catalog.store import bulk
-from goldenpath.catalog.store.search import full_text_document, search_rows
+from goldenpath.catalog.model import Entity
+from goldenpath.catalog.store.records import (
+    Candidate,
+    ErrorRow,
+    Existing,
+    LocationPass,
+    RefreshReport,
+)
+from goldenpath.catalog.store.search import full_text_document
 from goldenpath.catalog.store.tables import (
     catalog_entities,
     catalog_errors,
-    catalog_relations,
-    catalog_search,
-    catalog_state,
 )
+from goldenpath.catalog.store.writes import Writes, analyze, apply, bump_version
 
 __all__ = [
     "ORPHAN_ANNOTATION",
@@ -52,94 +55,6 @@ ORPHAN_ANNOTATION = "backstage.io/orphan"
 _CHUNK = 500
 
 
-@dataclass(slots=True)
-class RefreshReport:
-    """What a refresh (or a registration) did; lists of lower-cased entity refs.
-
-    ``errors`` are ``{"location_id", "source", "index", "entityRef", "stage", "path",
-    "message"}``; ``dangling`` are ``{"source", "type", "target"}`` relations whose target
-    entity does not exist (capped at 500).
-    """
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
-    orphaned: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    dangling: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the API and ``platform catalog import --output json`` print it)."""
-        return {k: list(getattr(self, k)) for k in self.__slots__}  # type: ignore[attr-defined]
-
-
-@dataclass(slots=True)
-class Existing:
-    """What the store knows about one entity, enough to diff without loading its JSON."""
-
-    row_id: int
-    entity_id: str
-    location_id: str
-    hash: str
-    generation: int
-    orphaned_at: datetime | None
-    parent_ref: str | None
-
-
-@dataclass(slots=True)
-class Candidate:
-    """A valid entity a location emits in this pass."""
-
-    ref: str
-    entity: Entity
-    relations: list[Relation]
-    location_key: str | None
-    parent_ref: str | None
-    status_items: list[dict[str, Any]] = field(default_factory=list)
-    source: str = ""
-    doc_index: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRow:
-    """One problem to record in ``catalog_errors``."""
-
-    source: str
-    doc_index: int | None
-    entity_ref: str | None
-    stage: str
-    path: str
-    message: str
-
-    def to_dict(self, location_id: str | None) -> dict[str, Any]:
-        """API shape of the error."""
-        return {
-            "location_id": location_id, "source": self.source, "index": self.doc_index,
-            "entityRef": self.entity_ref, "stage": self.stage, "path": self.path,
-            "message": self.message,
-        }
-
-
-@dataclass(slots=True)
-class LocationPass:
-    """Everything one location produced, ready to apply.
-
-    ``keep_refs``: refs not emitted this time that must not be orphaned (invalid now but
-    valid before, or children of a Location whose target failed to read).
-    ``complete``: ``False`` when the location's own target failed; nothing is orphaned then.
-    """
-
-    location_id: str
-    candidates: list[Candidate]
-    errors: list[ErrorRow]
-    invalid_refs: list[str]
-    keep_refs: set[str]
-    failed_parents: set[str]
-    complete: bool
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -150,19 +65,30 @@ def load_existing(conn: Connection) -> dict[str, Existing]:
     """Every entity's diff state, by lower-cased ref (one indexed scan; ~0.1 s per 100k)."""
     e = catalog_entities.c
     rows = conn.execute(
-        sa.select(e.entity_ref, e.id, e.entity_id, e.location_id, e.hash, e.generation,
-                  e.orphaned_at, e.parent_ref)
+        sa.select(
+            e.entity_ref,
+            e.id,
+            e.entity_id,
+            e.location_id,
+            e.hash,
+            e.generation,
+            e.orphaned_at,
+            e.parent_ref,
+        )
     )
-    return {
-        r[0]: Existing(r[1], r[2], r[3], r[4], r[5], _utc(r[6]), r[7]) for r in rows
-    }
+    return {r[0]: Existing(r[1], r[2], r[3], r[4], r[5], _utc(r[6]), r[7]) for r in rows}
 
 
 def content_hash(candidate: Candidate) -> str:
     """SHA-1 over the entity (without uid/etag), its relations, status and parentage."""
     payload = orjson.dumps(
-        [candidate.entity, sorted((r.source, r.type, r.target) for r in candidate.relations),
-         candidate.status_items, candidate.parent_ref, candidate.location_key],
+        [
+            candidate.entity,
+            sorted((r.source, r.type, r.target) for r in candidate.relations),
+            candidate.status_items,
+            candidate.parent_ref,
+            candidate.location_key,
+        ],
         option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
     )
     return hashlib.sha1(payload).hexdigest()
@@ -179,46 +105,68 @@ def _finish(entity: Entity, uid: str, etag: str, status: list[dict[str, Any]]) -
     return out
 
 
-def _entity_row(ref: str, uid: str, entity: Entity, candidate: Candidate | None,
-                location_id: str, h: str, generation: int, now: datetime,
-                orphaned_at: datetime | None) -> dict[str, Any]:
+def _entity_row(
+    ref: str,
+    uid: str,
+    entity: Entity,
+    candidate: Candidate | None,
+    location_id: str,
+    h: str,
+    generation: int,
+    now: datetime,
+    orphaned_at: datetime | None,
+) -> dict[str, Any]:
     kind, _, rest = ref.partition(":")
     namespace, _, name = rest.partition("/")
     return {
-        "entity_id": uid, "entity_ref": ref, "kind": kind, "namespace": namespace, "name": name,
+        "entity_id": uid,
+        "entity_ref": ref,
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
         "location_id": location_id,
         "location_key": candidate.location_key if candidate else None,
         "parent_ref": candidate.parent_ref if candidate else None,
-        "hash": h, "etag": entity["metadata"]["etag"], "generation": generation,
-        "entity": orjson.dumps(entity).decode(), "search_text": full_text_document(entity),
-        "orphaned_at": orphaned_at, "created_at": now, "updated_at": now,
+        "hash": h,
+        "etag": entity["metadata"]["etag"],
+        "generation": generation,
+        "entity": orjson.dumps(entity).decode(),
+        "search_text": full_text_document(entity),
+        "orphaned_at": orphaned_at,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
-@dataclass(slots=True)
-class _Writes:
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    derived: list[tuple[str, Entity, list[Relation] | None]] = field(default_factory=list)
-    deletes: list[str] = field(default_factory=list)
-
-
 def sync_location(
-    conn: Connection, batch: LocationPass, existing: dict[str, Existing], *,
-    now: datetime, orphan_grace: float, report: RefreshReport,
+    conn: Connection,
+    batch: LocationPass,
+    existing: dict[str, Existing],
+    *,
+    now: datetime,
+    orphan_grace: float,
+    report: RefreshReport,
 ) -> None:
     """Apply ``batch`` inside the caller's transaction, updating ``existing`` and ``report``.
 
     Raises nothing for bad entities: every problem becomes a ``catalog_errors`` row.
     """
-    writes = _Writes()
+    writes = Writes()
     emitted: set[str] = set()
     errors = list(batch.errors)
     for cand in batch.candidates:
         old = existing.get(cand.ref)
         if old is not None and old.location_id != batch.location_id and old.orphaned_at is None:
-            errors.append(ErrorRow(cand.source, cand.doc_index, cand.ref, "conflict", "",
-                                   _conflict_message(cand.ref, old.location_id)))
+            errors.append(
+                ErrorRow(
+                    cand.source,
+                    cand.doc_index,
+                    cand.ref,
+                    "conflict",
+                    "",
+                    _conflict_message(cand.ref, old.location_id),
+                )
+            )
             report.invalid.append(cand.ref)
             continue
         emitted.add(cand.ref)
@@ -227,58 +175,60 @@ def sync_location(
     if batch.complete:
         _plan_orphans(conn, batch, existing, emitted, now, orphan_grace, writes, report)
     if writes.inserts or writes.updates or writes.deletes or writes.derived:
-        _apply(conn, writes)
+        apply(conn, writes)
         bump_version(conn)
     conn.execute(catalog_errors.delete().where(catalog_errors.c.location_id == batch.location_id))
     if errors:
-        conn.execute(catalog_errors.insert(), [
-            {"location_id": batch.location_id, "source": e.source[:2000], "doc_index": e.doc_index,
-             "entity_ref": e.entity_ref, "stage": e.stage, "path": e.path[:500],
-             "message": e.message, "created_at": now} for e in errors
-        ])
+        conn.execute(
+            catalog_errors.insert(),
+            [
+                {
+                    "location_id": batch.location_id,
+                    "source": e.source[:2000],
+                    "doc_index": e.doc_index,
+                    "entity_ref": e.entity_ref,
+                    "stage": e.stage,
+                    "path": e.path[:500],
+                    "message": e.message,
+                    "created_at": now,
+                }
+                for e in errors
+            ],
+        )
     report.errors.extend(e.to_dict(batch.location_id) for e in errors)
     report.invalid.extend(batch.invalid_refs)
 
 
-_ANALYZED_TABLES = ("catalog_entities", "catalog_search", "catalog_relations")
-
-
-def analyze(conn: Connection) -> None:
-    """Refresh planner statistics after a bulk load (SQLite: sampled, a few milliseconds).
-
-    Without them SQLite picks the ``kind`` index for a selective owner filter and scans
-    thousands of rows instead of starting from the relation.
-    """
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        for table in _ANALYZED_TABLES:
-            conn.exec_driver_sql(f"ANALYZE {table}")
-    else:
-        conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED_TABLES)}")
-
-
-def bump_version(conn: Connection) -> None:
-    """Mark the catalog as changed (cached counts and facets of readers become stale)."""
-    conn.execute(catalog_state.update().where(catalog_state.c.id == 1)
-                 .values(version=catalog_state.c.version + 1))
-
-
 def _conflict_message(ref: str, owner: str) -> str:
-    return (f"Entity {ref} is already provided by location {owner}; the first location keeps "
-            "it. Remove the duplicate document or unregister the other location.")
+    return (
+        f"Entity {ref} is already provided by location {owner}; the first location keeps "
+        "it. Remove the duplicate document or unregister the other location."
+    )
 
 
-def _plan_candidate(cand: Candidate, old: Existing | None, location_id: str, now: datetime,
-                    writes: _Writes, existing: dict[str, Existing], report: RefreshReport) -> None:
+def _plan_candidate(
+    cand: Candidate,
+    old: Existing | None,
+    location_id: str,
+    now: datetime,
+    writes: Writes,
+    existing: dict[str, Existing],
+    report: RefreshReport,
+) -> None:
     h = content_hash(cand)
-    if old is not None and old.hash == h and old.orphaned_at is None \
-            and old.location_id == location_id:
+    if (
+        old is not None
+        and old.hash == h
+        and old.orphaned_at is None
+        and old.location_id == location_id
+    ):
         report.unchanged.append(cand.ref)
         return
     uid = old.entity_id if old else str(uuid.uuid4())
     generation = old.generation + 1 if old else 1
-    entity = _finish(cand.entity, uid, hashlib.sha1(f"{uid}:{h}".encode()).hexdigest(),
-                     cand.status_items)
+    entity = _finish(
+        cand.entity, uid, hashlib.sha1(f"{uid}:{h}".encode()).hexdigest(), cand.status_items
+    )
     row = _entity_row(cand.ref, uid, entity, cand, location_id, h, generation, now, None)
     if old is None:
         writes.inserts.append(row)
@@ -288,32 +238,55 @@ def _plan_candidate(cand: Candidate, old: Existing | None, location_id: str, now
         row.pop("created_at")
         writes.updates.append(row)
         report.updated.append(cand.ref)
-        old.hash, old.generation, old.orphaned_at, old.location_id = h, generation, None, location_id
+        old.hash, old.generation, old.orphaned_at, old.location_id = (
+            h,
+            generation,
+            None,
+            location_id,
+        )
     writes.derived.append((uid, entity, cand.relations))
 
 
 def _load_entities(conn: Connection, uids: list[str]) -> dict[str, Entity]:
     out: dict[str, Entity] = {}
     for i in range(0, len(uids), _CHUNK):
-        rows = conn.execute(sa.select(catalog_entities.c.entity_id, catalog_entities.c.entity)
-                            .where(catalog_entities.c.entity_id.in_(uids[i:i + _CHUNK])))
+        rows = conn.execute(
+            sa.select(catalog_entities.c.entity_id, catalog_entities.c.entity).where(
+                catalog_entities.c.entity_id.in_(uids[i : i + _CHUNK])
+            )
+        )
         out.update((r[0], orjson.loads(r[1])) for r in rows)
     return out
 
 
 def _status_items(errors: Iterable[ErrorRow]) -> list[dict[str, Any]]:
     """Backstage's ``status.items`` entries for processing errors."""
-    return [{"type": "backstage.io/catalog-processing", "level": "error",
-             "message": f"{e.path}: {e.message}" if e.path else e.message,
-             "error": {"name": "InputError", "message": e.message}} for e in errors]
+    return [
+        {
+            "type": "backstage.io/catalog-processing",
+            "level": "error",
+            "message": f"{e.path}: {e.message}" if e.path else e.message,
+            "error": {"name": "InputError", "message": e.message},
+        }
+        for e in errors
+    ]
 
 
-def _plan_kept_invalid(conn: Connection, batch: LocationPass, existing: dict[str, Existing],
-                       errors: list[ErrorRow], writes: _Writes, now: datetime,
-                       report: RefreshReport) -> None:
+def _plan_kept_invalid(
+    conn: Connection,
+    batch: LocationPass,
+    existing: dict[str, Existing],
+    errors: list[ErrorRow],
+    writes: Writes,
+    now: datetime,
+    report: RefreshReport,
+) -> None:
     """An entity that was valid and is now invalid keeps its last valid version, with status."""
-    kept = [r for r in dict.fromkeys(batch.invalid_refs)
-            if r in existing and existing[r].location_id == batch.location_id]
+    kept = [
+        r
+        for r in dict.fromkeys(batch.invalid_refs)
+        if r in existing and existing[r].location_id == batch.location_id
+    ]
     if not kept:
         return
     by_ref: dict[str, list[ErrorRow]] = {}
@@ -330,21 +303,38 @@ def _plan_kept_invalid(conn: Connection, batch: LocationPass, existing: dict[str
         h = hashlib.sha1(orjson.dumps([old.hash, status])).hexdigest()
         if h == old.hash or (entity.get("status") or {}).get("items") == status:
             continue
-        entity = _finish(entity, old.entity_id, hashlib.sha1(f"{old.entity_id}:{h}".encode())
-                         .hexdigest(), status)
-        writes.updates.append({"entity_id": old.entity_id, "etag": entity["metadata"]["etag"],
-                               "entity": orjson.dumps(entity).decode(), "hash": h,
-                               "updated_at": now})
+        entity = _finish(
+            entity, old.entity_id, hashlib.sha1(f"{old.entity_id}:{h}".encode()).hexdigest(), status
+        )
+        writes.updates.append(
+            {
+                "entity_id": old.entity_id,
+                "etag": entity["metadata"]["etag"],
+                "entity": orjson.dumps(entity).decode(),
+                "hash": h,
+                "updated_at": now,
+            }
+        )
         old.hash = h
 
 
-def _plan_orphans(conn: Connection, batch: LocationPass, existing: dict[str, Existing],
-                  emitted: set[str], now: datetime, grace: float, writes: _Writes,
-                  report: RefreshReport) -> None:
+def _plan_orphans(
+    conn: Connection,
+    batch: LocationPass,
+    existing: dict[str, Existing],
+    emitted: set[str],
+    now: datetime,
+    grace: float,
+    writes: Writes,
+    report: RefreshReport,
+) -> None:
     gone = [
-        ref for ref, old in existing.items()
-        if old.location_id == batch.location_id and ref not in emitted
-        and ref not in batch.keep_refs and old.parent_ref not in batch.failed_parents
+        ref
+        for ref, old in existing.items()
+        if old.location_id == batch.location_id
+        and ref not in emitted
+        and ref not in batch.keep_refs
+        and old.parent_ref not in batch.failed_parents
     ]
     to_mark = [r for r in gone if existing[r].orphaned_at is None]
     for ref in gone:
@@ -363,54 +353,15 @@ def _plan_orphans(conn: Connection, batch: LocationPass, existing: dict[str, Exi
         old.hash = hashlib.sha1(f"orphan:{old.hash}".encode()).hexdigest()
         meta["etag"] = hashlib.sha1(f"{old.entity_id}:{old.hash}".encode()).hexdigest()
         old.orphaned_at = now
-        writes.updates.append({"entity_id": old.entity_id, "etag": meta["etag"],
-                               "entity": orjson.dumps(entity).decode(), "hash": old.hash,
-                               "orphaned_at": now, "updated_at": now})
+        writes.updates.append(
+            {
+                "entity_id": old.entity_id,
+                "etag": meta["etag"],
+                "entity": orjson.dumps(entity).decode(),
+                "hash": old.hash,
+                "orphaned_at": now,
+                "updated_at": now,
+            }
+        )
         writes.derived.append((old.entity_id, entity, None))
         report.orphaned.append(ref)
-
-
-_ENTITY_COLUMNS = (
-    "entity_id", "entity_ref", "kind", "namespace", "name", "location_id", "location_key",
-    "parent_ref", "hash", "etag", "generation", "entity", "search_text", "orphaned_at",
-    "created_at", "updated_at",
-)
-
-
-def _apply(conn: Connection, writes: _Writes) -> None:
-    e = catalog_entities.c
-    for i in range(0, len(writes.deletes), _CHUNK):
-        conn.execute(catalog_entities.delete().where(e.entity_id.in_(writes.deletes[i:i + _CHUNK])))
-    bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS,
-                     [tuple(r[c] for c in _ENTITY_COLUMNS) for r in writes.inserts])
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in writes.updates:
-        by_shape.setdefault(tuple(sorted(row)), []).append(row)
-    for rows in by_shape.values():
-        cols = [c for c in rows[0] if c != "entity_id"]
-        stmt = (catalog_entities.update().where(e.entity_id == sa.bindparam("b_entity_id"))
-                .values({c: sa.bindparam(f"b_{c}") for c in cols}))
-        conn.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
-    _apply_derived(conn, writes.derived)
-
-
-def _apply_derived(
-    conn: Connection, derived: list[tuple[str, Entity, list[Relation] | None]]
-) -> None:
-    """Rewrite search rows (and relations, when given) of changed entities."""
-    uids = [d[0] for d in derived]
-    rel_uids = [d[0] for d in derived if d[2] is not None]
-    s, r = catalog_search.c, catalog_relations.c
-    for i in range(0, len(uids), _CHUNK):
-        conn.execute(catalog_search.delete().where(s.entity_id.in_(uids[i:i + _CHUNK])))
-    for i in range(0, len(rel_uids), _CHUNK):
-        conn.execute(catalog_relations.delete().where(
-            r.originating_entity_id.in_(rel_uids[i:i + _CHUNK])))
-    search: list[tuple[str, str, str | None, str | None]] = []
-    relations: list[tuple[str, str, str, str]] = []
-    for uid, entity, rels in derived:
-        search.extend([(uid, k, v, o) for k, v, o in search_rows(entity)])
-        relations.extend((uid, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
-    bulk.insert_rows(conn, catalog_search, ("entity_id", "key", "value", "original_value"), search)
-    bulk.insert_rows(conn, catalog_relations, ("originating_entity_id", "source_entity_ref",
-                                                "type", "target_entity_ref"), relations)

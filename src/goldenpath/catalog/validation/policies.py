@@ -166,58 +166,52 @@ def _bad(field: str, value: Any, rule: str | None) -> EntityError:
     return EntityError(path, f'"{field}" is not valid;{expectation} {_ADR}', "policy")
 
 
+_KIND_RULE = "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], at most 63 characters in total"
+_TAG_RULE = (
+    "a string that is sequences of [a-z0-9+#] separated by [-], at most 63 characters in total"
+)
+
+
 def check_field_formats(entity: dict[str, Any]) -> list[EntityError]:
     """``FieldFormatEntityPolicy``: formats of apiVersion, kind, name, namespace, labels,
     annotations, tags and links.
 
-    Paths are Backstage's field names: ``metadata.name``, ``labels.<key>``, ``annotations.<key>``,
-    ``tags.<i>``, ``links.<i>.url``.
+    Messages use Backstage's wording and field names (``"labels.tier" is not valid; expected …``);
+    paths are full (``metadata.labels.tier``, ``metadata.tags.0``, ``metadata.links.0.url``).
     """
     errors: list[EntityError] = []
     metadata = entity["metadata"]
     if not is_valid_api_version(entity["apiVersion"]):
         errors.append(_bad("apiVersion", entity["apiVersion"], _PREFIX_RULE))
     if not is_valid_kind(entity["kind"]):
-        errors.append(
-            _bad(
-                "kind",
-                entity["kind"],
-                "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], "
-                "at most 63 characters in total",
-            )
-        )
+        errors.append(_bad("kind", entity["kind"], _KIND_RULE))
     if not is_valid_object_name(metadata["name"]):
         errors.append(_bad("metadata.name", metadata["name"], _NAME_RULE))
     if "namespace" in metadata and not is_valid_dns_label(metadata["namespace"]):
         errors.append(_bad("metadata.namespace", metadata["namespace"], _DNS_RULE))
     for field in ("labels", "annotations"):
-        value_ok = is_valid_label_value if field == "labels" else (lambda v: isinstance(v, str))
         for key, value in (metadata.get(field) or {}).items():
-            if not is_valid_annotation_key(key):
-                errors.append(_bad(f"{field}.{key}", key, _PREFIX_RULE))
-            elif value is None:
-                errors.append(
-                    EntityError(
-                        f"metadata.{field}.{key}", f"{field}.{key} must have a value", "policy"
-                    )
-                )
-            elif not value_ok(value):
-                errors.append(
-                    _bad(f"{field}.{key}", value, _NAME_RULE if field == "labels" else "a string")
-                )
+            errors.extend(_check_key_value(field, key, value))
     for i, tag in enumerate(metadata.get("tags") or []):
         if not is_valid_tag(tag):
-            errors.append(
-                _bad(
-                    f"tags.{i}",
-                    tag,
-                    "a string that is sequences of [a-z0-9+#] separated by [-], "
-                    "at most 63 characters in total",
-                )
-            )
+            errors.append(_bad(f"tags.{i}", tag, _TAG_RULE))
     for i, link in enumerate(metadata.get("links") or []):
         errors.extend(_check_link(i, link if isinstance(link, dict) else {}))
     return errors
+
+
+def _check_key_value(field: str, key: str, value: Any) -> list[EntityError]:
+    if not is_valid_annotation_key(key):
+        return [_bad(f"{field}.{key}", key, _PREFIX_RULE)]
+    if value is None:
+        return [
+            EntityError(f"metadata.{field}.{key}", f"{field}.{key} must have a value", "policy")
+        ]
+    if field == "labels" and not is_valid_label_value(value):
+        return [_bad(f"{field}.{key}", value, _NAME_RULE)]
+    if field == "annotations" and not isinstance(value, str):
+        return [_bad(f"{field}.{key}", value, "a string")]
+    return []
 
 
 def _check_link(i: int, link: dict[str, Any]) -> list[EntityError]:

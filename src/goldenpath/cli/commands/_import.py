@@ -68,7 +68,10 @@ def import_location(
         _wait_for(client, refs)
         if not result["errors"] and location.get("id"):
             result["errors"] = _location_errors(client, str(location["id"]))
-            result["invalid"] = sorted({_error_subject(e) for e in result["errors"]})
+            # Rejected = had an error and produced no entity; an entity can be stored and still
+            # carry an error (a Location whose target is missing), which is not a rejection.
+            subjects = {_error_subject(e) for e in result["errors"]}
+            result["invalid"] = sorted(subjects - set(result["added"]))
     return result
 
 

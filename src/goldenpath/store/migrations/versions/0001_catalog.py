@@ -44,7 +44,9 @@ _PG_FTS = [
 
 def _entity_fk(name: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        [name], ["catalog_entities.entity_id"], ondelete="CASCADE",
+        [name],
+        ["catalog_entities.entity_id"],
+        ondelete="CASCADE",
     )
 
 
@@ -78,7 +80,9 @@ def _create_core() -> None:
         sa.Column("created_at", _TS, nullable=False),
         sa.Column("updated_at", _TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["location_id"], ["catalog_locations.id"], ondelete="CASCADE",
+            ["location_id"],
+            ["catalog_locations.id"],
+            ondelete="CASCADE",
             name="fk_catalog_entities_location_id_catalog_locations",
         ),
         sa.UniqueConstraint("entity_id", name="uq_catalog_entities_entity_id"),
@@ -101,12 +105,11 @@ def _create_derived() -> None:
         _entity_fk("entity_id"),
     )
     op.create_index(
-        "ix_catalog_search_key_value", "catalog_search",
+        "ix_catalog_search_key_value",
+        "catalog_search",
         ["key", "value", "original_value", "entity_id"],
     )
-    op.create_index(
-        "ix_catalog_search_entity_id", "catalog_search", ["entity_id", "key", "value"]
-    )
+    op.create_index("ix_catalog_search_entity_id", "catalog_search", ["entity_id", "key", "value"])
     op.create_table(
         "catalog_relations",
         sa.Column("originating_entity_id", sa.String(36), nullable=False),
@@ -134,7 +137,9 @@ def _create_derived() -> None:
         sa.Column("message", sa.Text, nullable=False),
         sa.Column("created_at", _TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["location_id"], ["catalog_locations.id"], ondelete="CASCADE",
+            ["location_id"],
+            ["catalog_locations.id"],
+            ondelete="CASCADE",
             name="fk_catalog_errors_location_id_catalog_locations",
         ),
     )
@@ -171,6 +176,13 @@ def downgrade() -> None:
         for trigger in ("ai", "ad", "au"):
             op.execute(f"DROP TRIGGER IF EXISTS catalog_entities_fts_{trigger}")
         op.execute("DROP TABLE IF EXISTS catalog_fts")
-    for table in ("leases", "catalog_state", "catalog_errors", "catalog_relations", "catalog_search",
-                  "catalog_entities", "catalog_locations"):
+    for table in (
+        "leases",
+        "catalog_state",
+        "catalog_errors",
+        "catalog_relations",
+        "catalog_search",
+        "catalog_entities",
+        "catalog_locations",
+    ):
         op.drop_table(table)
