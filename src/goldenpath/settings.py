@@ -1,7 +1,7 @@
 """Settings: one documented pydantic-settings tree, built at start-up and passed down.
 
 Sources, highest precedence first: keyword arguments, environment variables with the
-``GOLDENPATH_`` prefix (nested fields with ``__``, e.g. ``GOLDENPATH_CATALOG__REFRESH_INTERVAL=30``),
+``GOLDENPATH_`` prefix (nested fields with ``__``: ``GOLDENPATH_CATALOG__REFRESH_INTERVAL=30``),
 then an optional YAML config file (``GOLDENPATH_CONFIG``, else ``<home>/config.yaml`` when it
 exists), then defaults. Nothing here is read at import time: call :func:`load_settings`.
 """
@@ -36,8 +36,12 @@ class ServerSettings(BaseModel):
     url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
-    token: str | None = Field(default=None, description="API token for the CLI (else the admin token file)")
-    start_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a local server")
+    token: str | None = Field(
+        default=None, description="API token for the CLI (else the admin token file)"
+    )
+    start_timeout: float = Field(
+        default=30.0, gt=0, description="seconds to wait for a local server"
+    )
 
 
 class CatalogSettings(BaseModel):
@@ -53,7 +57,8 @@ class CatalogSettings(BaseModel):
     )
     allowed_kinds: list[str] = Field(
         default_factory=lambda: [
-            "Component", "API", "Resource", "System", "Domain", "Group", "User", "Location", "Template",
+            "Component", "API", "Resource", "System", "Domain",
+            "Group", "User", "Location", "Template",
         ],
         description="like Backstage's catalog.rules; '*' accepts unknown kinds",
     )
@@ -63,7 +68,9 @@ class CatalogSettings(BaseModel):
         "(a location's own directory always bounds its relative targets)",
     )
     max_document_bytes: int = Field(default=1_000_000, gt=0)
-    max_alias_count: int = Field(default=100, ge=0, description="YAML aliases per file, as Backstage's parser")
+    max_alias_count: int = Field(
+        default=100, ge=0, description="YAML aliases per file, as Backstage's parser"
+    )
 
 
 class Settings(BaseSettings):

@@ -115,7 +115,7 @@ def test_serve_run_binds_a_free_port_and_announces_it(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
     server_json = home / "run" / "server.json"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not server_json.exists():
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             assert time.monotonic() < deadline, "server.json never appeared"

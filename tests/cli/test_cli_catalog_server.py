@@ -196,3 +196,22 @@ def test_auth_tokens_roles_and_revocation(served: tuple[Path, Path], imported: o
 
     unknown = run_platform(home, "auth", "token", "create", "user:default/ghost", "--name", "x")
     assert unknown.returncode == 1 and "ghost" in unknown.stderr
+
+
+def test_no_wait_returns_the_registered_location(served: tuple[Path, Path], tmp_path: Path) -> None:
+    home, _ = served
+    tree = build_file_tree(
+        tmp_path / "more",
+        {
+            "catalog-info.yaml": COMPONENTS.split("---")[0]
+            .replace("petstore", "inventory")
+            .replace("providesApis: [petstore-api]", "")
+        },
+    )
+    result = run_platform(home, "catalog", "import", str(tree), "--no-wait", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["location"]["target"] == str(tree) and data["location"]["id"]
+    assert "component:default/inventory" in data["added"]
+    table = run_platform(home, "catalog", "get", "component:default/inventory")
+    assert table.returncode == 0 and "Sells pets" in table.stdout

@@ -145,14 +145,17 @@ def test_parse_repo_url_uses_the_given_integrations_only() -> None:
     assert "No matching integration configuration for host git.corp.example" in errors[0].problem
     hosts = {"git.corp.example": "gitlab"}
     assert render_value("${{ parameters.r | projectSlug }}", context, integrations=hosts) == "o/r"
-    with pytest.raises(TemplateError, match="github.com"):
+    with pytest.raises(TemplateError, match=r"github\.com"):
         render_string(
             "${{ values.r | parseRepoUrl }}", {"r": "github.com?owner=o&repo=r"}, integrations=hosts
         )
 
 
 def test_js_object_literals_and_entity_ref_defaults() -> None:
-    template = "${{ parameters.owner | parseEntityRef({ defaultKind: 'group', defaultNamespace: 'ops' }) | pick('namespace') }}"
+    template = (
+        "${{ parameters.owner | parseEntityRef({ defaultKind: 'group', defaultNamespace: 'ops' })"
+        " | pick('namespace') }}"
+    )
     assert render_value(template, {"parameters": {"owner": "team-a"}}) == "ops"
     assert render_value("${{ { a: 1, 'b-c': [null, true] } }}", {}) == {"a": 1, "b-c": [None, True]}
 

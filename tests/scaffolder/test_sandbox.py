@@ -71,6 +71,13 @@ ESCAPES = [
     "${{ values.__proto__ }}",
     "${{ values['constructor'] }}",
     "{% set x = values.__class__ %}${{ x }}",
+    # the renderer's own helper globals
+    "${{ _nj_namespace.__init__.__globals__ }}",
+    "${{ _nj_namespace(a=values)._Namespace__attrs }}",
+    "{% set n = 0 %}{% for i in [1] %}{% set n = i %}{% endfor %}${{ _nj_frame.__class__ }}",
+    "${{ _nj_regex.__globals__ }}",
+    "${{ _nj_regex('a', 'g').compile }}",
+    "${{ _nj_regex('(', 'g') }}",
 ]
 
 FILE_ACCESS = [

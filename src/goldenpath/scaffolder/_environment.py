@@ -18,11 +18,15 @@ from jinja2 import nodes
 from jinja2.environment import Template, TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import pass_environment
+from jinja2.utils import Namespace, pass_environment
 from jinja2.visitor import NodeTransformer
 
 from goldenpath.scaffolder import _intrinsics, _js, filters
 from goldenpath.scaffolder._js import JsUndefined, RegexLiteral
+from goldenpath.scaffolder._nunjucks_filters import FilterError
+from goldenpath.scaffolder._scoping import share_loop_assignments
+from goldenpath.scaffolder._sequence_filters import sequence_filters
+from goldenpath.scaffolder._text_filters import text_filters
 
 __all__ = ["NunjucksEnvironment", "compile_source", "environment_for"]
 
@@ -45,10 +49,12 @@ class _JsSemantics(NodeTransformer):
     """Rewrite the parsed template so truthiness, ``~`` and comparisons follow JS."""
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        """``a ~ b`` → ``js_concat(a, b)`` (``String()`` of each side)."""
         self.generic_visit(node)
         return _call("js_concat", *node.nodes, lineno=node.lineno)
 
     def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        """Comparisons → ``js_compare`` (JS loose equality and ordering)."""
         self.generic_visit(node)
         result: nodes.Expr = node.expr
         for operand in node.ops:
@@ -57,25 +63,30 @@ class _JsSemantics(NodeTransformer):
         return result
 
     def visit_Not(self, node: nodes.Not) -> nodes.Node:
+        """``not x`` with JS truthiness (``not []`` is false)."""
         self.generic_visit(node)
         return nodes.Not(_call("js_truthy", node.node, lineno=node.lineno)).set_lineno(node.lineno)
 
     def visit_And(self, node: nodes.And) -> nodes.Node:
+        """``a and b`` → ``b if truthy(a) else a`` (JS value semantics)."""
         self.generic_visit(node)
         test = _call("js_truthy", node.left, lineno=node.lineno)
         return nodes.CondExpr(test, node.right, node.left).set_lineno(node.lineno)
 
     def visit_Or(self, node: nodes.Or) -> nodes.Node:
+        """``a or b`` → ``a if truthy(a) else b`` (JS value semantics)."""
         self.generic_visit(node)
         test = _call("js_truthy", node.left, lineno=node.lineno)
         return nodes.CondExpr(test, node.left, node.right).set_lineno(node.lineno)
 
     def visit_If(self, node: nodes.If) -> nodes.Node:
+        """``{% if %}`` tests with JS truthiness."""
         self.generic_visit(node)
         node.test = _call("js_truthy", node.test, lineno=node.lineno)
         return node
 
     def visit_CondExpr(self, node: nodes.CondExpr) -> nodes.Node:
+        """``x if c else y`` with JS truthiness; a missing ``else`` is ``''``."""
         self.generic_visit(node)
         node.test = _call("js_truthy", node.test, lineno=node.lineno)
         if node.expr2 is None:  # Nunjucks: `a if c` with no else is ''
@@ -83,6 +94,7 @@ class _JsSemantics(NodeTransformer):
         return node
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
+        """Loops iterate through ``js_iter``: charged, objects as ``[key, value]``."""
         self.generic_visit(node)
         targets = len(node.target.items) if isinstance(node.target, nodes.Tuple) else 1
         count = nodes.Const(targets).set_lineno(node.lineno)
@@ -91,8 +103,8 @@ class _JsSemantics(NodeTransformer):
 
 
 def _js_iter(value: Any, targets: int) -> Iterator[Any]:
-    if isinstance(value, dict):
-        items: Any = [[k, v] for k, v in value.items()] if targets > 1 else list(value)
+    if isinstance(value, dict):  # Nunjucks only iterates an object as `for key, value in`
+        items: Any = [[k, v] for k, v in value.items()] if targets > 1 else ()
     elif isinstance(value, (list, tuple, str, range)):
         items = value
     else:
@@ -165,21 +177,31 @@ class NunjucksEnvironment(ImmutableSandboxedEnvironment):
             cache_size=0,
         )
         self.cookiecutter = cookiecutter
-        self.filters = {**filters.nunjucks_filters(), **filters.backstage_filters(integrations)}
-        if cookiecutter:
-            self.filters["jsonify"] = self.filters["dump"]
-        self.tests = _nunjucks_tests()  # type: ignore[assignment]
-        base: dict[str, Any] = {"range": _range, "_nj_regex": _nj_regex}
-        if step_globals:
-            base.update(always=lambda: True, failure=lambda: False)
-        self.globals = base
+        self._install_capabilities(step_globals, integrations)
         self.js_truthy = _js.truthy
         self.js_concat = lambda *values: _checked_str(_js.concat(*values))
         self.js_compare = _js.compare
         self.js_iter = _js_iter
 
+    def _install_capabilities(self, step_globals: bool, integrations: Mapping[str, str]) -> None:
+        """Replace Jinja2's filters, tests and globals with the Nunjucks/Backstage set only."""
+        tests = _nunjucks_tests()
+        self.tests = tests  # type: ignore[assignment]
+        self.filters = {
+            **filters.nunjucks_filters(),
+            **sequence_filters(tests),
+            **text_filters(),
+            **filters.backstage_filters(integrations),
+        }
+        if self.cookiecutter:
+            self.filters["jsonify"] = self.filters["dump"]
+        base: dict[str, Any] = {"range": _range, "_nj_regex": _nj_regex, "_nj_namespace": Namespace}
+        if step_globals:
+            base.update(always=lambda: True, failure=lambda: False)
+        self.globals = base
+
     def _generate(self, source: Any, name: Any, filename: Any, defer_init: bool = False) -> Any:
-        source = _JsSemantics().visit(source)
+        source = _JsSemantics().visit(share_loop_assignments(source))
         return super()._generate(source, name, filename, defer_init=defer_init)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -211,6 +233,12 @@ class NunjucksEnvironment(ImmutableSandboxedEnvironment):
         return _js.arith("-", 0, number) if operator == "-" else number
 
 
+def _iterable(value: Any) -> bool:
+    if value is None or _js.is_undefined(value):
+        raise FilterError("iterable test requires a value")
+    return isinstance(value, (list, str))
+
+
 def _nunjucks_tests() -> dict[str, Callable[..., bool]]:
     t = _js
     return {
@@ -221,7 +249,7 @@ def _nunjucks_tests() -> dict[str, Callable[..., bool]]:
         "string": lambda v: isinstance(v, str),
         "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         "mapping": lambda v: isinstance(v, dict),
-        "iterable": lambda v: isinstance(v, (list, str, dict)),
+        "iterable": _iterable,
         "callable": callable,
         "truthy": t.truthy,
         "falsy": lambda v: not t.truthy(v),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jinja2.runtime import LoopContext
+from jinja2.utils import Namespace
 
 from goldenpath.scaffolder import _js
 from goldenpath.scaffolder._js import JsUndefined, RegexLiteral, to_str
@@ -128,6 +129,8 @@ def lookup(obj: Any, name: str, *, cookiecutter: bool = False) -> Any:
         if cookiecutter and name in ("get", "items", "keys", "values"):
             return _record_methods(obj)[name]
         return JsUndefined()
+    if isinstance(obj, Namespace):  # the hidden frame of _scoping; data only
+        return JsUndefined() if name.startswith("_") else getattr(obj, name, JsUndefined())
     if isinstance(obj, LoopContext):
         return getattr(obj, name) if name in _LOOP_FIELDS else JsUndefined()
     methods: dict[str, Callable[..., Any]] = {}

@@ -34,11 +34,11 @@ __all__ = [
     "charge",
     "compare",
     "concat",
+    "js_string",
     "loose_equal",
     "number_to_str",
     "strict_equal",
     "to_number",
-    "js_string",
     "to_str",
     "truthy",
 ]
@@ -281,7 +281,7 @@ def arith(operator: str, left: Any, right: Any) -> Any:
                 float(a) * float(b) if abs(a) > _MAX_SAFE_INT or abs(b) > _MAX_SAFE_INT else a * b
             )
         if operator == "**":
-            return _normalise(math.pow(a, b))
+            return math.nan if math.isnan(b) else _normalise(math.pow(a, b))
         if operator in ("/", "//"):
             quotient = (
                 a / b
@@ -357,10 +357,10 @@ def compare(left: Any, operator: str, right: Any) -> Any:
 def contains(container: Any, needle: Any) -> bool:
     """Nunjucks ``in``: substring of a string, element of a list, key of an object."""
     if isinstance(container, str):
-        return to_str(needle) in container
+        return js_string(needle) in container
     if isinstance(container, (list, tuple)):
         charge(len(container))
         return any(strict_equal(item, needle) for item in container)
     if isinstance(container, dict):
-        return to_str(needle) in container
+        return js_string(needle) in container
     raise SecurityError('Cannot use "in" operator to search for a value in a non-container')

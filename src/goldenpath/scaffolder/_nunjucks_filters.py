@@ -8,11 +8,11 @@ non-strings, ``replace`` takes ``r/…/g`` literals, ``dump`` is ``JSON.stringif
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
 import re
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -79,24 +79,33 @@ def _trim(value: Any) -> str:
     return value.strip()
 
 
-def _length(value: Any) -> int:
+def _length(value: Any) -> Any:
     if isinstance(value, (str, list, tuple, dict)):
         return len(value)
-    return 0
+    return 0 if value is None or value is False or is_undefined(value) else JsUndefined()
 
 
 def _join(value: Any, separator: Any = "", attribute: Any = None) -> str:
-    items = list(value) if isinstance(value, (list, tuple)) else []
+    if not isinstance(value, (list, tuple)):
+        raise FilterError("join requires an array")
+    items = list(value)
+    separator = separator if _js.truthy(separator) else ""
     if attribute is not None and not is_undefined(attribute):
         items = [item.get(attribute) if isinstance(item, dict) else JsUndefined() for item in items]
     return _text(separator).join(_text(item) for item in items)
 
 
 def _first(value: Any) -> Any:
+    if value is None or is_undefined(value):
+        raise FilterError("first requires a sequence")
+    if isinstance(value, dict):
+        return value.get("0", JsUndefined())
     return value[0] if isinstance(value, (str, list)) and value else JsUndefined()
 
 
 def _last(value: Any) -> Any:
+    if value is None or is_undefined(value):
+        raise FilterError("last requires a sequence")
     return value[-1] if isinstance(value, (str, list)) and value else JsUndefined()
 
 
@@ -161,19 +170,22 @@ def _list(value: Any) -> list[Any]:
 def _sort(
     value: Any, reverse: Any = False, case_sensitive: Any = False, attribute: Any = None
 ) -> list[Any]:
-    items = list(value) if isinstance(value, (list, tuple)) else []
+    items = list(value) if isinstance(value, (list, str)) else []
     _js.charge(len(items))
+    path = [] if attribute is None or is_undefined(attribute) else to_str(attribute).split(".")
 
-    def key(item: Any) -> tuple[int, Any]:
-        if attribute is not None and not is_undefined(attribute):
-            item = item.get(attribute) if isinstance(item, dict) else None
-        if isinstance(item, str):
-            return (1, item if _js.truthy(case_sensitive) else item.lower())
-        if isinstance(item, (int, float)):
-            return (0, item)
-        return (2, to_str(item))
+    def pick(item: Any) -> Any:
+        for key in path:
+            item = item.get(key, JsUndefined()) if isinstance(item, dict) else JsUndefined()
+        if not _js.truthy(case_sensitive) and isinstance(item, str):
+            return item.lower()
+        return item
 
-    return sorted(items, key=key, reverse=_js.truthy(reverse))
+    def order(left: Any, right: Any) -> int:
+        a, b = pick(left), pick(right)
+        return -1 if _js.compare(a, "lt", b) else 1 if _js.compare(a, "gt", b) else 0
+
+    return sorted(items, key=functools.cmp_to_key(order), reverse=_js.truthy(reverse))
 
 
 def _reverse(value: Any) -> Any:
@@ -181,36 +193,7 @@ def _reverse(value: Any) -> Any:
         return value[::-1]
     if isinstance(value, (list, tuple)):
         return list(reversed(value))
-    if isinstance(value, dict):
-        return list(reversed(list(value.values())))
     return []
-
-
-def _urlencode(value: Any) -> str:
-    pairs: list[tuple[Any, Any]]
-    if isinstance(value, dict):
-        pairs = list(value.items())
-    elif isinstance(value, list):
-        pairs = [(p[0], p[1]) for p in value if isinstance(p, list) and len(p) == 2]
-    else:
-        return urllib.parse.quote(_text(value), safe="-_.!~*'()")
-
-    def quote(part: Any) -> str:
-        return urllib.parse.quote(to_str(part), safe="-_.!~*()")
-
-    return "&".join(f"{quote(k)}={quote(v)}" for k, v in pairs)
-
-
-def _truncate(value: Any, length: Any = 255, killwords: Any = False, end: Any = None) -> str:
-    text, limit = _text(value), int(_js.to_number(length))
-    if len(text) <= limit:
-        return text
-    if _js.truthy(killwords):
-        text = text[:limit]
-    else:
-        index = text.rfind(" ", 0, limit + 1)
-        text = text[: limit if index == -1 else index]
-    return text + ("..." if end is None or is_undefined(end) else _text(end))
 
 
 def _round(value: Any, precision: Any = 0, method: Any = "common") -> Any:
@@ -227,45 +210,15 @@ def _escape(value: Any) -> str:
     return html.escape(_text(value), quote=True).replace("&#x27;", "&#39;").replace("\\", "&#92;")
 
 
-def _wordcount(value: Any) -> Any:
-    return len(re.findall(r"\w+", _text(value))) or None
-
-
-def _striptags(value: Any, preserve_linebreaks: Any = False) -> str:
-    text = re.sub(
-        r"<\/?([a-z][a-z0-9]*)\b[^>]*>|<!--[\s\S]*?-->", "", _strict_text(value), flags=re.I
-    ).strip()
-    if _js.truthy(preserve_linebreaks):
-        text = re.sub(r"^ +| +$", "", text, flags=re.M)
-        return re.sub(r"\n\n\n+", "\n\n", re.sub(r" +", " ", text.replace("\r\n", "\n")))
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _sum(value: Any, attribute: Any = None, start: Any = 0) -> Any:
-    total = start
-    for item in value if isinstance(value, list) else []:
+def _sum(value: Any, attribute: Any = None, start: Any = JsUndefined()) -> Any:
+    if not isinstance(value, list):
+        raise FilterError("sum requires an array")
+    total: Any = 0
+    for item in value:
         if attribute is not None and not is_undefined(attribute):
-            item = item.get(attribute) if isinstance(item, dict) else JsUndefined()
+            item = item.get(to_str(attribute), JsUndefined()) if isinstance(item, dict) else None
         total = _js.add(total, item)
-    return total
-
-
-def _center(value: Any, width: Any = 80) -> str:
-    text, size = _text(value), int(_js.to_number(width))
-    if size > _js.MAX_STRING:
-        raise FilterError(f"center width {size} is over the {_js.MAX_STRING} character limit")
-    if len(text) >= size:
-        return text
-    left = (size - len(text)) // 2
-    return " " * left + text + " " * (size - len(text) - left)
-
-
-def _indent(value: Any, width: Any = 4, indent_first: Any = False) -> str:
-    lines, pad = _text(value).split("\n"), " " * min(int(_js.to_number(width)), 1024)
-    return "\n".join(
-        (pad + line if (index or _js.truthy(indent_first)) and line else line)
-        for index, line in enumerate(lines)
-    )
+    return _js.add(0 if is_undefined(start) else start, total)
 
 
 def _abs(value: Any) -> Any:
@@ -294,10 +247,6 @@ def _rejectattr(value: Any, attribute: Any = None) -> list[Any]:
     ]
 
 
-def _nl2br(value: Any) -> str:
-    return re.sub(r"\r\n|\n", "<br />\n", _text(value))
-
-
 def _dictsort(value: Any, case_sensitive: Any = False, by: Any = "key") -> list[list[Any]]:
     if not isinstance(value, dict):
         raise FilterError("dictsort filter: val must be an object")
@@ -315,7 +264,6 @@ def nunjucks_filters() -> dict[str, Callable[..., Any]]:
     return {
         "abs": _abs,
         "capitalize": _capitalize,
-        "center": _center,
         "d": _default,
         "default": _default,
         "dictsort": _dictsort,
@@ -325,28 +273,21 @@ def nunjucks_filters() -> dict[str, Callable[..., Any]]:
         "first": _first,
         "float": _float,
         "forceescape": _escape,
-        "indent": _indent,
         "int": _int,
         "join": _join,
         "last": _last,
         "length": _length,
         "list": _list,
         "lower": lambda value: _strict_text(value).lower(),
-        "nl2br": _nl2br,
         "rejectattr": _rejectattr,
         "replace": _replace,
         "reverse": _reverse,
         "round": _round,
-        "safe": lambda value: value,
         "selectattr": _selectattr,
         "sort": _sort,
         "string": _string,
-        "striptags": _striptags,
         "sum": _sum,
         "title": _title,
         "trim": _trim,
-        "truncate": _truncate,
         "upper": lambda value: _strict_text(value).upper(),
-        "urlencode": _urlencode,
-        "wordcount": _wordcount,
     }

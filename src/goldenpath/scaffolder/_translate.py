@@ -86,74 +86,87 @@ def _next_significant(source: str, index: int) -> str:
     return source[index] if index < len(source) else ""
 
 
-def _rewrite_code(source: str, start: int, closer: str) -> tuple[str, int]:
-    """Rewrite one code region starting at ``start``; return (code, index after closer)."""
-    out: list[str] = []
-    stack: list[str] = []
-    index = start
-    previous = ""
-    while index < len(source):
-        if not stack and source.startswith(closer, index):
-            return "".join(out), index + len(closer)
+def _line(source: str, index: int) -> int:
+    return source.count("\n", 0, index) + 1
+
+
+class _CodeRewriter:
+    """Token-by-token rewrite of one code region (mirrors nunjitsu's tokenizer)."""
+
+    def __init__(self, source: str, start: int) -> None:
+        self.source, self.index = source, start
+        self.out: list[str] = []
+        self.stack: list[str] = []
+        self.previous = ""
+
+    def name(self, match: re.Match[str]) -> None:
+        source, word = self.source, match.group(0)
+        if word in RESERVED_NAMES:
+            raise TranslationError(f'Template name "{word}" is reserved', _line(source, self.index))
+        after_dot = self.previous == "."
+        if word == "r" and source.startswith("/", match.end()) and not after_dot:
+            pattern, flags, self.index = _read_regex(source, self.index)
+            self.out.append(f"_nj_regex({_jinja_string(pattern)}, {_jinja_string(flags)})")
+            self.previous = ")"
+            return
+        in_object = bool(self.stack) and self.stack[-1] == "}" and self.previous in ("{", ",")
+        if in_object and _next_significant(source, match.end()) == ":":
+            self.out.append(_jinja_string(word))  # JS object literal key: { key: value }
+        elif word == "null" and not after_dot:
+            self.out.append("none")
+        elif word in _PYTHON_CONSTANTS and not after_dot:
+            self.out.append("_nj_undefined")  # a plain (undefined) name in Nunjucks
+        else:
+            self.out.append(word)
+        self.previous, self.index = word, match.end()
+
+    def string(self) -> None:
+        value, end = _read_string(self.source, self.index)
+        if value in RESERVED_NAMES and self.previous == "[":
+            raise TranslationError(f'Template name "{value}" is reserved', _line(self.source, end))
+        self.out.append(_jinja_string(value))
+        self.previous, self.index = "string", end
+
+    def operator(self, char: str) -> None:
+        if self.source.startswith(("===", "!=="), self.index):
+            self.out.append(" is sameas " if char == "=" else " is not sameas ")
+            self.previous, self.index = "is", self.index + 3
+            return
+        if char in _OPENERS:
+            self.stack.append(_OPENERS[char])
+        elif self.stack and char == self.stack[-1]:
+            self.stack.pop()
+        self.out.append(char)
+        if not char.isspace():
+            self.previous = char
+        self.index += 1
+
+    def step(self) -> None:
+        source, index = self.source, self.index
         char = source[index]
         name = _NAME.match(source, index)
-        if name and not (char.isdigit()):
-            word = name.group(0)
-            if word in RESERVED_NAMES:
-                raise TranslationError(
-                    f'Template name "{word}" is reserved', source.count("\n", 0, index) + 1
-                )
-            if word == "r" and source.startswith("/", name.end()) and previous != ".":
-                pattern, flags, index = _read_regex(source, index)
-                out.append(f"_nj_regex({_jinja_string(pattern)}, {_jinja_string(flags)})")
-                previous = ")"
-                continue
-            if (
-                stack
-                and stack[-1] == "}"
-                and previous in ("{", ",")
-                and _next_significant(source, name.end()) == ":"
-            ):
-                out.append(_jinja_string(word))
-            elif word == "null" and previous != ".":
-                out.append("none")
-            elif word in _PYTHON_CONSTANTS and previous != ".":
-                out.append("_nj_undefined")  # a plain (undefined) name in Nunjucks
-            else:
-                out.append(word)
-            previous, index = word, name.end()
-            continue
-        if char in "\"'":
-            value, index = _read_string(source, index)
-            if value in RESERVED_NAMES and previous == "[":
-                raise TranslationError(
-                    f'Template name "{value}" is reserved', source.count("\n", 0, index) + 1
-                )
-            out.append(_jinja_string(value))
-            previous = "string"
-            continue
         number = _NUMBER.match(source, index)
-        if number and _NAME.match(source, number.end()):
-            raise TranslationError("Invalid numeric literal", source.count("\n", 0, index) + 1)
-        if number:
-            out.append(number.group(0))
-            previous, index = "number", number.end()
-            continue
-        if source.startswith("===", index) or source.startswith("!==", index):
-            out.append(" is sameas " if char == "=" else " is not sameas ")
-            previous, index = "is", index + 3
-            continue
-        if char in _OPENERS:
-            stack.append(_OPENERS[char])
-        elif stack and char == stack[-1]:
-            stack.pop()
-        out.append(char)
-        if not char.isspace():
-            previous = char
-        index += 1
-    raise TranslationError(
-        f"Unterminated code region, expected {closer!r}", source.count("\n", 0, start) + 1
-    )
+        if name:
+            self.name(name)
+        elif char in "\"'":
+            self.string()
+        elif number:
+            if _NAME.match(source, number.end()):
+                raise TranslationError("Invalid numeric literal", _line(source, index))
+            self.out.append(number.group(0))
+            self.previous, self.index = "number", number.end()
+        else:
+            self.operator(char)
+
+
+def _rewrite_code(source: str, start: int, closer: str) -> tuple[str, int]:
+    """Rewrite one code region starting at ``start``; return (code, index after closer)."""
+    rewriter = _CodeRewriter(source, start)
+    while rewriter.index < len(source):
+        if not rewriter.stack and source.startswith(closer, rewriter.index):
+            return "".join(rewriter.out), rewriter.index + len(closer)
+        rewriter.step()
+    raise TranslationError(f"Unterminated code region, expected {closer!r}", _line(source, start))
 
 
 def translate(source: str, *, variable_start: str = "${{") -> str:

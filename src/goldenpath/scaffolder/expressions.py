@@ -71,8 +71,9 @@ class TemplateError(InvalidInput):
         where = location or "template"
         at_line = f" (line {line})" if line else ""
         super().__init__(
-            f"{where}{at_line}: cannot render template: {problem}. Fix the ${{{{ … }}}} expression "
-            "(see Backstage 'Writing Templates' for the supported syntax and filters).",
+            f"{where}{at_line}: cannot render template: {problem.rstrip('.')}. "
+            "Fix the ${{ … }} expression (see Backstage 'Writing Templates' "
+            "for the supported syntax and filters).",
             details={"location": location, "line": line, "problem": problem},
         )
         self.location = location
@@ -116,12 +117,17 @@ def _to_json(value: Any) -> Any:
     return _js.to_str(value)
 
 
-def _problem(error: Exception) -> tuple[str, int | None]:
+def _problem(error: Exception, env: NunjucksEnvironment) -> tuple[str, int | None]:
     """Describe a foreign failure as (problem, one-based line or None)."""
     if isinstance(error, TranslationError):
         return str(error), error.line
     if isinstance(error, TemplateSyntaxError):
-        return error.message or "syntax error", error.lineno
+        message = (error.message or "syntax error").rstrip(".")
+        if message.startswith("No filter named"):
+            message += f"; available filters: {', '.join(sorted(env.filters))}"
+        elif message.startswith("No test named"):
+            message += f"; available tests: {', '.join(sorted(env.tests))}"
+        return message, error.lineno
     if isinstance(error, RecursionError):
         return "template nests too deeply", None
     if isinstance(error, TimeoutError):
@@ -175,7 +181,7 @@ def _render(
     try:
         return _evaluate(env, template, context, keep_type)
     except Exception as e:  # every foreign failure becomes one typed error, here
-        problem, line = _problem(e)
+        problem, line = _problem(e, env)
         secrets = context.get("secrets")
         for secret in secrets.values() if isinstance(secrets, dict) else ():
             if isinstance(secret, str) and secret:

@@ -144,6 +144,7 @@ def backstage_filters(integrations: Mapping[str, str]) -> dict[str, Callable[...
     """The scaffolder's default filters bound to ``integrations`` (host → type)."""
 
     def project_slug(repo_url: Any) -> str:
+        """``projectSlug``: ``owner/repo`` of a repo-picker URL."""
         parts = parse_repo_url(repo_url, integrations)
         return f"{parts.get('owner', 'undefined')}/{parts.get('repo', 'undefined')}"
 

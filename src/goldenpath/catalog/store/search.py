@@ -18,6 +18,7 @@ __all__ = ["MAX_ROWS_PER_ENTITY", "full_text_document", "search_rows"]
 
 #: an entity with a huge spec (templates) does not get more search rows than this
 MAX_ROWS_PER_ENTITY = 400
+_TEXTUAL_TYPES = {str, int, float}
 _SKIPPED = {"relations", "status", "metadata.etag"}
 
 
@@ -44,16 +45,18 @@ def search_rows(entity: Mapping[str, Any]) -> list[tuple[str, str | None, str | 
     stack: list[tuple[str, Any]] = [("", entity)]
     while stack and len(rows) < MAX_ROWS_PER_ENTITY:
         path, node = stack.pop()
-        if isinstance(node, Mapping):
+        kind = type(node)
+        if kind is dict or (kind is not list and isinstance(node, Mapping)):
+            prefix = f"{path}." if path else ""
             for k, v in node.items():
-                key = f"{path}.{k}".lower() if path else str(k).lower()
+                key = f"{prefix}{k}".lower()
                 if key not in _SKIPPED and len(key) <= 200:
                     stack.append((key, v))
             continue
-        if isinstance(node, list):
+        if kind is list:
             stack.extend((path, item) for item in node)
             continue
-        original = _text(node)
+        original = node if kind is str else _text(node)
         if original is not None and len(original) > MAX_VALUE_LENGTH:
             original = None
         value = None if original is None else original.lower()
@@ -76,4 +79,6 @@ def full_text_document(entity: Mapping[str, Any]) -> str:
     tags = metadata.get("tags")
     if isinstance(tags, list):
         parts.extend(tags)
-    return " ".join(str(p) for p in parts if isinstance(p, str | int | float) and p != "")
+    return " ".join(
+        p if type(p) is str else str(p) for p in parts if type(p) in _TEXTUAL_TYPES and p != ""
+    )

@@ -53,6 +53,7 @@ __all__ = [
 
 ORPHAN_ANNOTATION = "backstage.io/orphan"
 _CHUNK = 500
+_BULK_MIN = 5000  # inserts from which a load that doubles the catalog rebuilds indexes
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -152,6 +153,7 @@ def sync_location(
     Raises nothing for bad entities: every problem becomes a ``catalog_errors`` row.
     """
     writes = Writes()
+    known_before = len(existing)
     emitted: set[str] = set()
     errors = list(batch.errors)
     for cand in batch.candidates:
@@ -175,7 +177,8 @@ def sync_location(
     if batch.complete:
         _plan_orphans(conn, batch, existing, emitted, now, orphan_grace, writes, report)
     if writes.inserts or writes.updates or writes.deletes or writes.derived:
-        apply(conn, writes)
+        bulk_load = len(writes.inserts) >= _BULK_MIN and len(writes.inserts) >= known_before
+        apply(conn, writes, rebuild_indexes=bulk_load)
         bump_version(conn)
     conn.execute(catalog_errors.delete().where(catalog_errors.c.location_id == batch.location_id))
     if errors:

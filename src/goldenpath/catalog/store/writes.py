@@ -79,8 +79,13 @@ _ENTITY_COLUMNS = (
 )
 
 
-def apply(conn: Connection, writes: Writes) -> None:
-    """Execute ``writes`` in the caller's transaction (bulk inserts, batched updates)."""
+def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) -> None:
+    """Execute ``writes`` in the caller's transaction (bulk inserts, batched updates).
+
+    ``rebuild_indexes``: for loads that at least double the catalog, the search and relation
+    indexes are dropped and rebuilt after the inserts (one sorted build is about twice as fast
+    as maintaining them row by row). DDL is transactional on both backends.
+    """
     e = catalog_entities.c
     for i in range(0, len(writes.deletes), _CHUNK):
         conn.execute(
@@ -103,11 +108,11 @@ def apply(conn: Connection, writes: Writes) -> None:
             .values({c: sa.bindparam(f"b_{c}") for c in cols})
         )
         conn.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
-    _apply_derived(conn, writes.derived)
+    _apply_derived(conn, writes.derived, rebuild_indexes)
 
 
 def _apply_derived(
-    conn: Connection, derived: list[tuple[str, Entity, list[Relation] | None]]
+    conn: Connection, derived: list[tuple[str, Entity, list[Relation] | None]], rebuild: bool
 ) -> None:
     """Rewrite search rows (and relations, when given) of changed entities."""
     uids = [d[0] for d in derived]
@@ -119,6 +124,9 @@ def _apply_derived(
         conn.execute(
             catalog_relations.delete().where(r.originating_entity_id.in_(rel_uids[i : i + _CHUNK]))
         )
+    indexes = [*catalog_search.indexes, *catalog_relations.indexes] if rebuild else []
+    for index in indexes:
+        index.drop(conn)
     search: list[tuple[str, str, str | None, str | None]] = []
     relations: list[tuple[str, str, str, str]] = []
     for uid, entity, rels in derived:
@@ -131,3 +139,5 @@ def _apply_derived(
         ("originating_entity_id", "source_entity_ref", "type", "target_entity_ref"),
         relations,
     )
+    for index in indexes:
+        index.create(conn)

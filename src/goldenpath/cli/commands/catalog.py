@@ -55,7 +55,8 @@ def import_(
     Unless --no-wait, waits until the entities are processed, then prints what was added,
     updated and rejected. With -o json it prints {"added": [refs], "updated": [refs],
     "invalid": [refs], "errors": [{...}], "location": {...}} — lists of entity refs, not
-    counts. Exit code 4 when the location is already registered.
+    counts; "invalid" holds the refs (or file#index) that produced no entity, "errors" every
+    processing error of the location. Exit code 4 when the location is already registered.
 
     Examples:
 
