@@ -161,6 +161,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, help="generated files and data (default: a temp dir)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument(
+        "--update-doc",
+        type=Path,
+        metavar="MD",
+        help="also put the tables into this markdown file (e.g. docs/benchmarks.md)",
+    )
     return p.parse_args(argv)
 
 
@@ -220,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     json_path, md_path = report.write(results, args.out)
+    if args.update_doc:
+        report.update_doc(args.update_doc, results)
     print(md_path.read_text(encoding="utf-8"))
     print(f"[bench] results: {json_path}", file=sys.stderr)
     return 0

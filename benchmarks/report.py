@@ -11,7 +11,15 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-__all__ = ["count_by_kind", "machine", "markdown", "redact", "sqlite_version", "write"]
+__all__ = [
+    "count_by_kind",
+    "machine",
+    "markdown",
+    "redact",
+    "sqlite_version",
+    "update_doc",
+    "write",
+]
 
 BACKSTAGE = {
     "entities": 10_000,
@@ -149,3 +157,23 @@ def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(markdown(results), encoding="utf-8")
     return json_path, md_path
+
+
+def update_doc(doc: Path, results: dict[str, Any]) -> None:
+    """Put this run's tables into ``doc`` between its ``<!-- results:N -->`` markers.
+
+    The section for this catalog size replaces the previous one; a new size is added before
+    ``<!-- results:end -->``. Raises ``ValueError`` when the document has no results block.
+    """
+    text = doc.read_text(encoding="utf-8")
+    n = results["catalog"]["entities"]
+    start, end = f"<!-- results:{n}:start -->", f"<!-- results:{n}:end -->"
+    section = f"{start}\n{markdown(results)}{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    elif "<!-- results:end -->" in text:
+        text = text.replace("<!-- results:end -->", f"{section}\n\n<!-- results:end -->")
+    else:
+        raise ValueError(f"{doc}: no '<!-- results:end -->' marker to put the figures before")
+    doc.write_text(text, encoding="utf-8")

@@ -125,3 +125,32 @@ def test_small_end_to_end_run_writes_results(tmp_path: Path) -> None:
     assert set(sqlite["http"]) >= {"get_by_name", "owner_filter_page", "facets_kind"}
     assert all(r["requests"] == 20 for r in sqlite["http"].values())
     assert "| `get_by_name` |" in (out / "catalog-bench-400.md").read_text(encoding="utf-8")
+
+
+def _fake_results(n: int, p99: float) -> dict:
+    http = {"get_by_name": {"p50_ms": 1.0, "p99_ms": p99, "target_p99_ms": 5.0, "met": p99 <= 5}}
+    ingest = {
+        "ingest_s": 1.0, "met": True, "entities_per_s": n, "stored_entities": n,
+        "stored_relations": 0, "refresh_unchanged_s": 0.5, "peak_rss_mb": 100.0,
+        "peak_rss_workers_mb": 0.0,
+    }  # fmt: skip
+    return {
+        "date": "2026-01-01T00:00:00+00:00", "command": "bench", "requests_per_scenario": 10,
+        "machine": {"nproc": 2, "cpu": "cpu", "ram_gib": 4, "kernel": "k", "python": "3.11"},
+        "catalog": {"entities": n, "files": 1},
+        "backends": {"sqlite": {"ingest": ingest, "http": http, "server_peak_rss_mb": 50.0}},
+    }  # fmt: skip
+
+
+def test_update_doc_replaces_the_section_of_the_same_size(tmp_path: Path) -> None:
+    import report
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Bench\n<!-- results:start -->\n<!-- results:end -->\ntail\n")
+    report.update_doc(doc, _fake_results(1000, 9.0))
+    report.update_doc(doc, _fake_results(2000, 3.0))
+    report.update_doc(doc, _fake_results(1000, 4.0))
+    text = doc.read_text()
+    assert text.count("<!-- results:1000:start -->") == 1
+    assert "1.00 / 4.00 ✅" in text and "9.00" not in text
+    assert text.index("1,000 entities") < text.index("2,000 entities") < text.index("tail")

@@ -126,9 +126,15 @@ class Processor:
         workers = min(2, os.cpu_count() or 1)
         if len(jobs) < POOL_THRESHOLD or workers < 2:
             return [_process_job(j) for j in jobs]
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        ctx = _pool_context()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             return list(pool.map(_process_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``fork`` on POSIX (Python 3.11's default; workers only run the pure pipeline, and unlike
+    ``forkserver``/``spawn`` it does not re-import the caller's ``__main__``), else ``spawn``."""
+    return multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
 
 
 def _errors_of(doc: ProcessedDocument) -> list[ErrorRow]:

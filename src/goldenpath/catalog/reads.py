@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from goldenpath.catalog import filters as qf
 from goldenpath.catalog import refs
@@ -51,8 +51,9 @@ class CatalogReads:
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def _cached(self, conn: Connection, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        full = (queries.version(conn), *key)
+    def _cached(self, version: int, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, memoised per catalog ``version`` (read once per request)."""
+        full = (version, *key)
         with self._cache_lock:
             if full in self._cache:
                 self._cache.move_to_end(full)
@@ -130,8 +131,9 @@ class CatalogReads:
                 None,
             )
         with self.engine.connect() as conn:
+            version = queries.version(conn)
             total = self._cached(
-                conn, ("count", flt, text), lambda: queries.count_matching(conn, flt, text)
+                version, ("count", flt, text), lambda: queries.count_matching(conn, flt, text)
             )
             page = queries.query_page(
                 conn,
@@ -141,6 +143,9 @@ class CatalogReads:
                 limit=clamp_limit(limit),
                 after=after,
                 total=total,
+                population=self._cached(
+                    version, ("count", (), None), partial(queries.count_matching, conn, (), None)
+                ),
             )
         next_cursor = None
         if page.last is not None:
@@ -166,9 +171,10 @@ class CatalogReads:
         flt = qf.parse_filters(filters)
         out: dict[str, list[dict[str, Any]]] = {}
         with self.engine.connect() as conn:
+            version = queries.version(conn)
             for name in names:
                 counts = self._cached(
-                    conn,
+                    version,
                     ("facet", name.lower(), flt),
                     partial(queries.facet_counts, conn, name, flt),
                 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
@@ -173,7 +173,15 @@ def _where(
     if filters:
         clauses.append(sa.or_(*(sa.and_(*(make(c) for c in g)) for g in filters)))
     terms = fulltext_terms(full_text)
-    if terms and conn.dialect.name == "sqlite":
+    if terms and conn.dialect.name == "sqlite" and probe:
+        # FTS5 seeks one rowid per probe; re-materialising every match per window is slower
+        match = " ".join(f'"{t}"*' for t in terms)
+        probe_sql = sa.text(
+            "EXISTS (SELECT 1 FROM catalog_fts WHERE catalog_fts MATCH :fts "
+            "AND catalog_fts.rowid = catalog_entities.id)"
+        ).bindparams(fts=match)
+        clauses.append(cast(ColumnElement[bool], probe_sql))
+    elif terms and conn.dialect.name == "sqlite":
         match = " ".join(f'"{t}"*' for t in terms)
         clauses.append(
             E.id.in_(
@@ -235,14 +243,41 @@ def query_page(
     limit: int,
     after: Cursor | None,
     total: int | None = None,
+    population: int | None = None,
 ) -> Page:
     """One keyset page of entities matching ``filters`` and ``full_text``, sorted by ``order``.
 
     ``total``: ``totalItems`` when the caller knows it (cached), else it is counted.
+    ``population``: how many entities exist (cached by the caller), used to size the windows
+    of a dense page: when many entities match, the page walks the ``entity_ref`` index in
+    windows and filters each window, so it reads about ``limit / density`` rows instead of
+    sorting every match (planners on both backends misjudge this on their own).
     """
     if total is None:
         total = count_matching(conn, filters, full_text)
-    where = _where(conn, filters, full_text, probe=total > _DENSE and order is None)
+    if order is None and total > _DENSE and (filters or full_text):
+        rows = _dense_rows(conn, filters, full_text, limit + 1, after, total, population)
+        value = None
+    else:
+        rows, value = _sorted_rows(conn, filters, full_text, order, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = _stitch(conn, [(r[0], r[1]) for r in rows])
+    last = None
+    if more and rows:
+        last = (rows[-1][2] if value is not None else None, rows[-1][0])
+    return Page(items, int(total), last)
+
+
+def _sorted_rows(
+    conn: Connection,
+    filters: FilterSet,
+    full_text: str | None,
+    order: Order | None,
+    n: int,
+    after: Cursor | None,
+) -> tuple[list[Any], Any]:
+    where = _where(conn, filters, full_text)
     value = _sort_column(order)
     stmt: Any = sa.select(E.entity_ref, E.entity).where(where)
     if value is None:
@@ -258,14 +293,54 @@ def query_page(
         stmt = stmt.order_by(
             value.is_(None), value.desc() if order.descending else value, E.entity_ref
         )
-    rows = conn.execute(stmt.limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = _stitch(conn, [(r[0], r[1]) for r in rows])
-    last = None
-    if more and rows:
-        last = (rows[-1][2] if value is not None else None, rows[-1][0])
-    return Page(items, int(total), last)
+    return list(conn.execute(stmt.limit(n)).all()), value
+
+
+def _single_kind(filters: FilterSet) -> str | None:
+    """The one kind every match must have (``kind=x`` in a single filter group), if any."""
+    if len(filters) != 1:
+        return None
+    kinds = [c.values for c in filters[0] if c.key == "kind" and c.values is not None]
+    return kinds[0][0] if len(kinds) == 1 and len(kinds[0]) == 1 else None
+
+
+def _dense_rows(
+    conn: Connection,
+    filters: FilterSet,
+    full_text: str | None,
+    n: int,
+    after: Cursor | None,
+    total: int,
+    population: int | None,
+) -> list[Any]:
+    if population is None:
+        population = count_matching(conn, (), None)
+    density = max(total / max(population, 1), 1e-3)
+    window = min(20_000, max(2 * n, int(n / density * 1.5)))
+    where = _where(conn, filters, full_text, probe=True)
+    last = after.last_ref if after is not None else None
+    kind = _single_kind(filters)
+    found: list[Any] = []
+    while len(found) < n:
+        refs_stmt = sa.select(E.entity_ref).order_by(E.entity_ref).limit(window)
+        if kind is not None:
+            refs_stmt = refs_stmt.where(E.kind == kind)
+        if last is not None:
+            refs_stmt = refs_stmt.where(E.entity_ref > last)
+        refs = list(conn.execute(refs_stmt).scalars())
+        if not refs:
+            break
+        found.extend(
+            conn.execute(
+                sa.select(E.entity_ref, E.entity)
+                .where(E.entity_ref >= refs[0], E.entity_ref <= refs[-1], where)
+                .order_by(E.entity_ref)
+                .limit(n - len(found))
+            ).all()
+        )
+        last = refs[-1]
+        window = min(20_000, window * 2)
+    return found
 
 
 def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[str, Any]]:

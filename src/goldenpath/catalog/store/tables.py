@@ -68,6 +68,8 @@ catalog_entities = sa.Table(
     sa.Index("ix_catalog_entities_location_id", "location_id"),
     sa.Index("ix_catalog_entities_kind_namespace_name", "kind", "namespace", "name"),
     sa.Index("ix_catalog_entities_name", "name"),
+    # dense pages filtered by one kind walk this in entity_ref order
+    sa.Index("ix_catalog_entities_kind_ref", "kind", "entity_ref"),
 )
 
 catalog_search = sa.Table(

@@ -93,6 +93,7 @@ def _create_core() -> None:
         "ix_catalog_entities_kind_namespace_name", "catalog_entities", ["kind", "namespace", "name"]
     )
     op.create_index("ix_catalog_entities_name", "catalog_entities", ["name"])
+    op.create_index("ix_catalog_entities_kind_ref", "catalog_entities", ["kind", "entity_ref"])
 
 
 def _create_derived() -> None:
