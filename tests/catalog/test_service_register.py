@@ -301,3 +301,17 @@ def test_validate_documents_writes_nothing_and_reports_per_document(
     assert catalog.query_entities().total_items == 0
     with pytest.raises(NotFound):
         catalog.validate_documents([tmp_path / "missing.yaml"])
+
+
+def test_processing_in_a_worker_pool_gives_the_same_entities(
+    catalog: CatalogService, tmp_path: Path, file_tree: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from goldenpath.catalog import ingest
+
+    monkeypatch.setattr(ingest, "POOL_THRESHOLD", 1)
+    file_tree(
+        tmp_path / "cat",
+        {f"c{i}.yaml": COMPONENT.format(name=f"p{i}", owner="t") for i in range(4)},
+    )
+    catalog.register_location(type="file", target=str(tmp_path / "cat"))
+    assert _names(catalog, "component") == {"p0", "p1", "p2", "p3"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -173,15 +173,7 @@ def _where(
     if filters:
         clauses.append(sa.or_(*(sa.and_(*(make(c) for c in g)) for g in filters)))
     terms = fulltext_terms(full_text)
-    if terms and conn.dialect.name == "sqlite" and probe:
-        # FTS5 seeks one rowid per probe; re-materialising every match per window is slower
-        match = " ".join(f'"{t}"*' for t in terms)
-        probe_sql = sa.text(
-            "EXISTS (SELECT 1 FROM catalog_fts WHERE catalog_fts MATCH :fts "
-            "AND catalog_fts.rowid = catalog_entities.id)"
-        ).bindparams(fts=match)
-        clauses.append(cast(ColumnElement[bool], probe_sql))
-    elif terms and conn.dialect.name == "sqlite":
+    if terms and conn.dialect.name == "sqlite":
         match = " ".join(f'"{t}"*' for t in terms)
         clauses.append(
             E.id.in_(
@@ -255,7 +247,8 @@ def query_page(
     """
     if total is None:
         total = count_matching(conn, filters, full_text)
-    if order is None and total > _DENSE and (filters or full_text):
+    # full text is matched as a set (FTS5 cannot probe one row cheaply): sorted path
+    if order is None and total > _DENSE and filters and not full_text:
         rows = _dense_rows(conn, filters, full_text, limit + 1, after, total, population)
         value = None
     else:
