@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from goldenpath.cli import pids
+from goldenpath import processes as pids
 
 ORG = """\
 apiVersion: backstage.io/v1alpha1

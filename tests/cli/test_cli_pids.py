@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from goldenpath.cli import pids
+from goldenpath import processes as pids
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

@@ -13,7 +13,7 @@ import httpx
 import psutil
 from cli_helpers import cli_env, run_platform
 
-from goldenpath.cli import pids
+from goldenpath import processes as pids
 
 
 def _status(home: Path) -> tuple[int, dict[str, object]]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from goldenpath.cli import pids
+from goldenpath import processes as pids
 from goldenpath.errors import Unavailable
 from goldenpath.settings import Settings
 

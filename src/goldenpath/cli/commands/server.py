@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from goldenpath.cli import context, localserver, output, pids
+from goldenpath import processes as pids
+from goldenpath.cli import context, localserver, output
 from goldenpath.cli.output import OutputFormat, OutputOption
 from goldenpath.errors import Conflict, Unavailable
 from goldenpath.settings import Settings

@@ -11,7 +11,7 @@ is the recorded one, so a PID the OS has reused for an unrelated process is neve
 The server registers itself; later features (local runtime processes) add their own records
 with :func:`register`, and ``platform server stop --all`` stops everything listed here.
 
-Plain Python with no CLI imports, so lower layers can use it once it moves there.
+Infrastructure (below the domains): the API server and, later, the local runtime register here.
 """
 
 from __future__ import annotations
