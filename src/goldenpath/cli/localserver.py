@@ -6,7 +6,7 @@ Files under ``settings.run_dir`` (``<home>/run``):
   the server listens; the CLI reads it to find (and reuse) the server.
 - ``server.log`` — stdout/stderr of a server started with ``platform server start``.
 - ``server.lock`` — held while starting or stopping, so two CLI calls never start two servers.
-- ``pids/`` — the registry of processes the platform started (:mod:`goldenpath.cli.pids`).
+- ``pids/`` — the registry of processes the platform started (:mod:`goldenpath.processes`).
 """
 
 from __future__ import annotations
