@@ -24,7 +24,7 @@ def test_real_catalog_imports_with_every_rejection_explained(home: Path) -> None
     result = run_platform(home, "catalog", "import", str(REAL), "-o", "json", timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["location"]["target"] == str(REAL.resolve())
+    assert Path(report["location"]["target"]).resolve() == REAL.resolve()
     added, invalid = report["added"], report["invalid"]
     assert len(added) == len(set(added)) >= 300
     assert invalid and not set(invalid) & set(added)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from goldenpath.catalog.model import Entity, Relation
+from goldenpath.catalog.store.derive import Prepared
 
 __all__ = ["Candidate", "ErrorRow", "Existing", "LocationPass", "RefreshReport"]
 
@@ -52,7 +53,11 @@ class Existing:
 
 @dataclass(slots=True)
 class Candidate:
-    """A valid entity a location emits in this pass."""
+    """A valid entity a location emits in this pass.
+
+    ``prepared``: rows derived where the entity was processed (a worker), used when the
+    entity is new and has no status items; otherwise the writer derives them itself.
+    """
 
     ref: str
     entity: Entity
@@ -62,6 +67,7 @@ class Candidate:
     status_items: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
     doc_index: int | None = None
+    prepared: Prepared | None = None
 
 
 @dataclass(frozen=True, slots=True)

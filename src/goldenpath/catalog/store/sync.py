@@ -31,6 +31,7 @@ from goldenpath.catalog.store.records import (
     LocationPass,
     RefreshReport,
 )
+from goldenpath.catalog.store import derive
 from goldenpath.catalog.store.search import full_text_document
 from goldenpath.catalog.store.tables import (
     catalog_entities,
@@ -82,28 +83,16 @@ def load_existing(conn: Connection) -> dict[str, Existing]:
 
 def content_hash(candidate: Candidate) -> str:
     """SHA-1 over the entity (without uid/etag), its relations, status and parentage."""
-    payload = orjson.dumps(
-        [
-            candidate.entity,
-            sorted((r.source, r.type, r.target) for r in candidate.relations),
-            candidate.status_items,
-            candidate.parent_ref,
-            candidate.location_key,
-        ],
-        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    return derive.content_hash(
+        candidate.entity,
+        candidate.relations,
+        candidate.status_items,
+        candidate.parent_ref,
+        candidate.location_key,
     )
-    return hashlib.sha1(payload).hexdigest()
 
 
-def _finish(entity: Entity, uid: str, etag: str, status: list[dict[str, Any]]) -> Entity:
-    out = dict(entity)
-    out["metadata"] = {**(entity.get("metadata") or {}), "uid": uid, "etag": etag}
-    out.pop("relations", None)
-    if status:
-        out["status"] = {"items": status}
-    else:
-        out.pop("status", None)
-    return out
+_finish = derive.finish
 
 
 def _entity_row(
@@ -176,7 +165,7 @@ def sync_location(
     _plan_kept_invalid(conn, batch, existing, errors, writes, now, report)
     if batch.complete:
         _plan_orphans(conn, batch, existing, emitted, now, orphan_grace, writes, report)
-    if writes.inserts or writes.updates or writes.deletes or writes.derived:
+    if writes:
         bulk_load = len(writes.inserts) >= _BULK_MIN and len(writes.inserts) >= known_before
         apply(conn, writes, rebuild_indexes=bulk_load)
         bump_version(conn)
@@ -218,7 +207,8 @@ def _plan_candidate(
     existing: dict[str, Existing],
     report: RefreshReport,
 ) -> None:
-    h = content_hash(cand)
+    prep = cand.prepared if not cand.status_items else None
+    h = prep.hash if prep is not None else content_hash(cand)
     if (
         old is not None
         and old.hash == h
@@ -226,6 +216,9 @@ def _plan_candidate(
         and old.location_id == location_id
     ):
         report.unchanged.append(cand.ref)
+        return
+    if old is None and prep is not None:
+        _plan_prepared_insert(cand, prep, location_id, now, writes, existing, report)
         return
     uid = old.entity_id if old else str(uuid.uuid4())
     generation = old.generation + 1 if old else 1
@@ -248,6 +241,43 @@ def _plan_candidate(
             location_id,
         )
     writes.derived.append((uid, entity, cand.relations))
+
+
+def _plan_prepared_insert(
+    cand: Candidate,
+    prep: derive.Prepared,
+    location_id: str,
+    now: datetime,
+    writes: Writes,
+    existing: dict[str, Existing],
+    report: RefreshReport,
+) -> None:
+    """A new entity whose rows a worker already derived: no JSON, hashing or flattening here."""
+    kind, _, rest = cand.ref.partition(":")
+    namespace, _, name = rest.partition("/")
+    writes.inserts.append(
+        {
+            "entity_id": prep.uid,
+            "entity_ref": cand.ref,
+            "kind": kind,
+            "namespace": namespace,
+            "name": name,
+            "location_id": location_id,
+            "location_key": cand.location_key,
+            "parent_ref": cand.parent_ref,
+            "hash": prep.hash,
+            "etag": prep.etag,
+            "generation": 1,
+            "entity": prep.entity_json,
+            "search_text": prep.search_text,
+            "orphaned_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    report.added.append(cand.ref)
+    existing[cand.ref] = Existing(0, prep.uid, location_id, prep.hash, 1, None, cand.parent_ref)
+    writes.ready.append((prep.uid, prep.search, cand.relations))
 
 
 def _load_entities(conn: Connection, uids: list[str]) -> dict[str, Entity]:

@@ -21,6 +21,7 @@ from goldenpath.catalog.store.tables import (
 __all__ = ["Writes", "analyze", "apply", "bump_version"]
 
 _CHUNK = 500
+SearchRow = tuple[str, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -31,6 +32,11 @@ class Writes:
     updates: list[dict[str, Any]] = field(default_factory=list)
     derived: list[tuple[str, Entity, list[Relation] | None]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    #: new entities' derived rows computed upstream: (uid, search rows, relations)
+    ready: list[tuple[str, list[SearchRow], list[Relation]]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.inserts or self.updates or self.deletes or self.derived or self.ready)
 
 
 _ANALYZED_TABLES = ("catalog_entities", "catalog_search", "catalog_relations")
