@@ -15,7 +15,6 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,13 @@ from typing import Any
 from goldenpath.catalog import locations, processing
 from goldenpath.catalog.model import Entity, EntityError, ProcessedDocument
 from goldenpath.catalog.placeholders import file_reader
+from goldenpath.catalog.store import derive
 from goldenpath.catalog.store.sync import Candidate, ErrorRow, LocationPass
 from goldenpath.errors import PlatformError
 
 __all__ = [
     "POOL_THRESHOLD",
+    "PreparedDocument",
     "Processor",
     "build_pass",
     "failed_pass",
@@ -35,11 +36,19 @@ __all__ = [
     "generated_ref",
 ]
 
-#: from this many files on, processing uses a pool of two forked workers. Measured on the
-#: 2-core box (10k entities in 6,003 files): in-process 1.4 s, pool 3.2 s — forked workers ran
-#: ~1.7x slower per document than the parent, so the pool is effectively off until that is
-#: understood; lower this to experiment.
-POOL_THRESHOLD = 1_000_000
+#: from this many files on, processing runs in a pool of forked workers (two on the 2-core
+#: box) that also derive each new entity's stored rows (:class:`PreparedDocument`), so the
+#: writer only inserts. Below it, processing stays in-process: forking costs more than it saves.
+POOL_THRESHOLD = 256
+#: files per task sent to a worker (bounds the pickled result size, keeps both workers busy)
+_CHUNK_FILES = 128
+
+
+@dataclass(slots=True)
+class PreparedDocument(ProcessedDocument):
+    """A processed document whose store rows a worker derived (see :mod:`…store.derive`)."""
+
+    prepared: derive.Prepared | None = None
 
 
 def generated_location(type: str, target: str) -> Entity:
@@ -70,11 +79,36 @@ def generated_ref(type: str, target: str) -> str:
 class _Job:
     path: str
     key: str
+    parent_ref: str
     origin: str
     allowed: frozenset[str]
     max_bytes: int
     max_aliases: int
     roots: tuple[str, ...]
+
+
+def _process_chunk(jobs: list[_Job]) -> list[list[ProcessedDocument]]:
+    """Worker side: process files and derive the rows of every valid entity."""
+    return [[_prepared(doc, job) for doc in _process_job(job)] for job in jobs]
+
+
+def _prepared(doc: ProcessedDocument, job: _Job) -> ProcessedDocument:
+    if doc.entity is None or doc.errors or doc.ref is None:
+        return doc
+    prep = derive.prepare(
+        doc.entity, doc.relations, parent_ref=job.parent_ref, location_key=job.key
+    )
+    return PreparedDocument(
+        doc.source,
+        doc.index,
+        doc.entity,
+        doc.ref,
+        doc.relations,
+        doc.errors,
+        doc.warnings,
+        doc.ignored,
+        prep,
+    )
 
 
 def _process_job(job: _Job) -> list[ProcessedDocument]:
@@ -116,22 +150,31 @@ class Processor:
         max_aliases: int,
     ) -> None:
         self._template = _Job(
-            "", "", origin, rules.allowed, max_bytes, max_aliases, tuple(str(r) for r in roots)
+            "", "", "", origin, rules.allowed, max_bytes, max_aliases, tuple(str(r) for r in roots)
         )
 
     def __call__(self, files: list[locations.SourceFile]) -> list[list[ProcessedDocument]]:
         """One result list per file, in order."""
         t = self._template
         jobs = [
-            _Job(str(f.path), f.key, t.origin, t.allowed, t.max_bytes, t.max_aliases, t.roots)
+            _Job(
+                str(f.path),
+                f.key,
+                f.parent_ref,
+                t.origin,
+                t.allowed,
+                t.max_bytes,
+                t.max_aliases,
+                t.roots,
+            )
             for f in files
         ]
         workers = min(2, os.cpu_count() or 1)
         if len(jobs) < POOL_THRESHOLD or workers < 2:
             return [_process_job(j) for j in jobs]
-        ctx = _pool_context()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            return list(pool.map(_process_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+        chunks = [jobs[i : i + _CHUNK_FILES] for i in range(0, len(jobs), _CHUNK_FILES)]
+        with _pool_context().Pool(workers) as pool:
+            return [docs for part in pool.imap(_process_chunk, chunks) for docs in part]
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -207,6 +250,7 @@ def build_pass(location: dict[str, Any], read: locations.ReadResult) -> Location
             emitted.file.parent_ref,
             source=doc.source,
             doc_index=doc.index,
+            prepared=doc.prepared if isinstance(doc, PreparedDocument) else None,
         )
     for failure in read.errors:
         errors.append(

@@ -20,9 +20,10 @@ import orjson
 from goldenpath.catalog.model import Entity, Relation
 from goldenpath.catalog.store.search import full_text_document, search_rows
 
-__all__ = ["Prepared", "content_hash", "etag_of", "finish", "prepare"]
+__all__ = ["Prepared", "RelationRow", "SearchRow", "content_hash", "etag_of", "finish", "prepare"]
 
-SearchRow = tuple[str, str | None, str | None]
+SearchRow = tuple[str, str, str | None, str | None]  # entity_id, key, value, original_value
+RelationRow = tuple[str, str, str, str]  # originating entity_id, source, type, target
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,8 @@ class Prepared:
         etag: ``metadata.etag`` for that uid and hash.
         entity_json: the stored entity JSON (uid and etag set, no relations/status).
         search_text: the full-text document (name, title, description, tags, owner).
-        search: ``(key, value, original_value)`` rows (:func:`search_rows`), uid included.
+        search: ``catalog_search`` rows ``(uid, key, value, original_value)``.
+        relations: ``catalog_relations`` rows ``(uid, source, type, target)``, deduplicated.
     """
 
     hash: str
@@ -47,6 +49,7 @@ class Prepared:
     entity_json: str
     search_text: str
     search: list[SearchRow]
+    relations: list[RelationRow]
 
 
 def content_hash(
@@ -105,5 +108,6 @@ def prepare(
         etag,
         orjson.dumps(stored).decode(),
         full_text_document(stored),
-        search_rows(stored),
+        [(uid, k, v, o) for k, v, o in search_rows(stored)],
+        [(uid, r.source, r.type, r.target) for r in dict.fromkeys(relations)],
     )

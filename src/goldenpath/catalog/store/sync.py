@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from goldenpath.catalog.model import Entity
+from goldenpath.catalog.store import derive
 from goldenpath.catalog.store.records import (
     Candidate,
     ErrorRow,
@@ -31,7 +32,6 @@ from goldenpath.catalog.store.records import (
     LocationPass,
     RefreshReport,
 )
-from goldenpath.catalog.store import derive
 from goldenpath.catalog.store.search import full_text_document
 from goldenpath.catalog.store.tables import (
     catalog_entities,
@@ -277,7 +277,7 @@ def _plan_prepared_insert(
     )
     report.added.append(cand.ref)
     existing[cand.ref] = Existing(0, prep.uid, location_id, prep.hash, 1, None, cand.parent_ref)
-    writes.ready.append((prep.uid, prep.search, cand.relations))
+    writes.ready.append(prep)
 
 
 def _load_entities(conn: Connection, uids: list[str]) -> dict[str, Entity]:

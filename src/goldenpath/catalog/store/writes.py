@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy import Connection
 
 from goldenpath.catalog.model import Entity, Relation
 from goldenpath.catalog.store import bulk
+from goldenpath.catalog.store.derive import Prepared, RelationRow, SearchRow
 from goldenpath.catalog.store.search import search_rows
 from goldenpath.catalog.store.tables import (
     catalog_entities,
@@ -21,7 +24,8 @@ from goldenpath.catalog.store.tables import (
 __all__ = ["Writes", "analyze", "apply", "bump_version"]
 
 _CHUNK = 500
-SearchRow = tuple[str, str | None, str | None]
+_FTS_INSERT_TRIGGER = "catalog_entities_fts_ai"
+_BULK_CACHE_KIB = 262_144  # SQLite page cache while a bulk load builds its indexes
 
 
 @dataclass(slots=True)
@@ -32,8 +36,8 @@ class Writes:
     updates: list[dict[str, Any]] = field(default_factory=list)
     derived: list[tuple[str, Entity, list[Relation] | None]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
-    #: new entities' derived rows computed upstream: (uid, search rows, relations)
-    ready: list[tuple[str, list[SearchRow], list[Relation]]] = field(default_factory=list)
+    #: new entities whose rows were derived upstream (a processing worker)
+    ready: list[Prepared] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.inserts or self.updates or self.deletes or self.derived or self.ready)
@@ -88,23 +92,32 @@ _ENTITY_COLUMNS = (
 def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) -> None:
     """Execute ``writes`` in the caller's transaction (bulk inserts, batched updates).
 
-    ``rebuild_indexes``: for loads that at least double the catalog, the search and relation
-    indexes are dropped and rebuilt after the inserts (one sorted build is about twice as fast
-    as maintaining them row by row). DDL is transactional on both backends.
+    ``rebuild_indexes``: for loads that at least double the catalog, secondary indexes are
+    dropped and rebuilt after the inserts (one sorted build is about twice as fast as
+    maintaining them row by row) and, on SQLite, the full-text index is filled by one
+    ``INSERT … SELECT`` instead of a trigger per row. DDL is transactional on both backends.
     """
     e = catalog_entities.c
     for i in range(0, len(writes.deletes), _CHUNK):
         conn.execute(
             catalog_entities.delete().where(e.entity_id.in_(writes.deletes[i : i + _CHUNK]))
         )
-    bulk.insert_rows(
-        conn,
-        catalog_entities,
-        _ENTITY_COLUMNS,
-        [tuple(r[c] for c in _ENTITY_COLUMNS) for r in writes.inserts],
-    )
+    rows = [tuple(r[c] for c in _ENTITY_COLUMNS) for r in writes.inserts]
+    if rebuild_indexes:
+        with _bulk_session(conn):
+            _insert_entities_bulk(conn, rows)
+            _apply_updates(conn, writes.updates)
+            _apply_derived(conn, writes)
+        return
+    bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS, rows)
+    _apply_updates(conn, writes.updates)
+    _apply_derived(conn, writes)
+
+
+def _apply_updates(conn: Connection, updates: list[dict[str, Any]]) -> None:
+    e = catalog_entities.c
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in writes.updates:
+    for row in updates:
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
     for rows in by_shape.values():
         cols = [c for c in rows[0] if c != "entity_id"]
@@ -114,13 +127,63 @@ def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) ->
             .values({c: sa.bindparam(f"b_{c}") for c in cols})
         )
         conn.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
-    _apply_derived(conn, writes.derived, rebuild_indexes)
 
 
-def _apply_derived(
-    conn: Connection, derived: list[tuple[str, Entity, list[Relation] | None]], rebuild: bool
-) -> None:
-    """Rewrite search rows (and relations, when given) of changed entities."""
+_BULK_INDEXES = [*catalog_entities.indexes, *catalog_search.indexes, *catalog_relations.indexes]
+_PG_FTS_INDEX = (
+    "ix_catalog_entities_search_tsv",
+    "CREATE INDEX ix_catalog_entities_search_tsv ON catalog_entities USING gin (search_tsv)",
+)
+
+
+@contextmanager
+def _bulk_session(conn: Connection) -> Iterator[None]:
+    """Secondary indexes dropped for the duration, rebuilt at the end; a larger SQLite cache."""
+    sqlite = conn.dialect.name == "sqlite"
+    cache = None
+    if sqlite:
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+    else:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_PG_FTS_INDEX[0]}")
+    for index in _BULK_INDEXES:
+        index.drop(conn)
+    try:
+        yield
+        for index in _BULK_INDEXES:
+            index.create(conn)
+        if not sqlite:
+            conn.exec_driver_sql(_PG_FTS_INDEX[1])
+    finally:
+        if cache is not None:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
+
+
+def _insert_entities_bulk(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert entity rows; on SQLite fill the FTS5 index in one statement, not per row."""
+    trigger = None
+    if conn.dialect.name == "sqlite" and rows:
+        trigger = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (_FTS_INSERT_TRIGGER,),
+        ).scalar()
+    if trigger is None:
+        bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS, rows)
+        return
+    before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM catalog_entities").scalar()
+    conn.exec_driver_sql(f"DROP TRIGGER {_FTS_INSERT_TRIGGER}")
+    bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS, rows)
+    conn.exec_driver_sql(
+        "INSERT INTO catalog_fts(rowid, search_text) "
+        "SELECT id, search_text FROM catalog_entities WHERE id > ?",
+        (before,),
+    )
+    conn.exec_driver_sql(str(trigger))
+
+
+def _apply_derived(conn: Connection, writes: Writes) -> None:
+    """Rewrite search rows (and relations, when given) of changed entities; add new ones."""
+    derived = writes.derived
     uids = [d[0] for d in derived]
     rel_uids = [d[0] for d in derived if d[2] is not None]
     s, r = catalog_search.c, catalog_relations.c
@@ -130,11 +193,11 @@ def _apply_derived(
         conn.execute(
             catalog_relations.delete().where(r.originating_entity_id.in_(rel_uids[i : i + _CHUNK]))
         )
-    indexes = [*catalog_search.indexes, *catalog_relations.indexes] if rebuild else []
-    for index in indexes:
-        index.drop(conn)
-    search: list[tuple[str, str, str | None, str | None]] = []
-    relations: list[tuple[str, str, str, str]] = []
+    search: list[SearchRow] = []
+    relations: list[RelationRow] = []
+    for prep in writes.ready:
+        search += prep.search
+        relations += prep.relations
     for uid, entity, rels in derived:
         search.extend([(uid, k, v, o) for k, v, o in search_rows(entity)])
         relations.extend((uid, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
@@ -145,5 +208,3 @@ def _apply_derived(
         ("originating_entity_id", "source_entity_ref", "type", "target_entity_ref"),
         relations,
     )
-    for index in indexes:
-        index.create(conn)
