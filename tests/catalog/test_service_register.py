@@ -315,3 +315,11 @@ def test_processing_in_a_worker_pool_gives_the_same_entities(
     )
     catalog.register_location(type="file", target=str(tmp_path / "cat"))
     assert _names(catalog, "component") == {"p0", "p1", "p2", "p3"}
+
+
+def test_a_relative_file_target_is_refused_and_nothing_is_registered(
+    catalog: CatalogService,
+) -> None:
+    with pytest.raises(InvalidInput, match="relative; pass an absolute path"):
+        catalog.register_location(type="file", target="../../etc/passwd")
+    assert catalog.list_locations() == []

@@ -94,7 +94,14 @@ class CatalogService(CatalogReads):
         if not target:
             raise InvalidInput("location target is empty; pass a path, glob or git URL")
         if type == "file":
-            target = str(Path(target).expanduser().absolute())
+            path = Path(target).expanduser()
+            if not path.is_absolute():
+                # A server has no meaningful working directory for its callers.
+                raise InvalidInput(
+                    f'file location target "{target}" is relative; pass an absolute path '
+                    "(the CLI does this for you)"
+                )
+            target = str(path)
         elif type != "url":
             raise InvalidInput(f'location type "{type}" is not supported; use "file" or "url"')
         return type, target

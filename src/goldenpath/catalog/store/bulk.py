@@ -28,9 +28,10 @@ def _sqlite_value(value: Any) -> Any:
 
 
 def insert_rows(
-    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Insert ``rows`` (tuples ordered like ``columns``) into ``table``, fast as the driver can."""
+    """Insert ``rows`` (tuples or lists ordered like ``columns``) into ``table``, fast as the
+    driver can."""
     if not rows:
         return
     names = ", ".join(columns)

@@ -22,8 +22,10 @@ from goldenpath.catalog.store.search import full_text_document, search_rows
 
 __all__ = ["Prepared", "RelationRow", "SearchRow", "content_hash", "etag_of", "finish", "prepare"]
 
-SearchRow = tuple[str, str, str | None, str | None]  # entity_id, key, value, original_value
-RelationRow = tuple[str, str, str, str]  # originating entity_id, source, type, target
+#: ``catalog_search`` row: entity_id, key, value, original_value (a tuple or a JSON list)
+SearchRow = Sequence[str | None]
+#: ``catalog_relations`` row: originating entity_id, source, type, target
+RelationRow = Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,16 @@ class Prepared:
     search_text: str
     search: list[SearchRow]
     relations: list[RelationRow]
+
+    def to_list(self) -> list[Any]:
+        """JSON-ready form (workers send it to the writer as orjson bytes)."""
+        return [self.hash, self.uid, self.etag, self.entity_json, self.search_text,
+                self.search, self.relations]  # fmt: skip
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Prepared:
+        """Inverse of :meth:`to_list` (rows stay JSON lists; drivers take any sequence)."""
+        return cls(*data)
 
 
 def content_hash(
