@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from goldenpath.catalog.service import CatalogService
 from sqlalchemy import text
 
+from goldenpath.catalog.service import CatalogService
 from goldenpath.settings import load_settings
 from goldenpath.store import migrate
 from goldenpath.store.engine import make_engine

@@ -39,7 +39,8 @@ gate() {
 lint_targets=(src tests)
 [[ -d benchmarks ]] && lint_targets+=(benchmarks)
 
-gate ruff "$BIN/ruff" check "${lint_targets[@]}"
+gate ruff "$BIN/ruff" check --no-cache "${lint_targets[@]}"
+gate ruff-format "$BIN/ruff" format --no-cache --check "${lint_targets[@]}"
 gate mypy "$BIN/mypy"
 gate import-linter "$BIN/lint-imports"
 

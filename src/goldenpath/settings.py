@@ -57,8 +57,15 @@ class CatalogSettings(BaseModel):
     )
     allowed_kinds: list[str] = Field(
         default_factory=lambda: [
-            "Component", "API", "Resource", "System", "Domain",
-            "Group", "User", "Location", "Template",
+            "Component",
+            "API",
+            "Resource",
+            "System",
+            "Domain",
+            "Group",
+            "User",
+            "Location",
+            "Template",
         ],
         description="like Backstage's catalog.rules; '*' accepts unknown kinds",
     )

@@ -77,9 +77,7 @@ def test_everything_but_health_needs_a_token(api: Api, headers: dict[str, str], 
 def test_viewer_reads_but_cannot_write(api: Api) -> None:
     viewer = api.token_for("user:default/admin", "viewer")
     assert api.get("/api/catalog/entities", token=viewer).status_code == 200
-    body = _problem(
-        api.post("/api/catalog/refresh", token=viewer, json={}), 403
-    )
+    body = _problem(api.post("/api/catalog/refresh", token=viewer, json={}), 403)
     assert "viewer" in str(body["detail"])
 
 
@@ -161,7 +159,8 @@ def test_pg_backend_serves_the_same_app(pg_url: str, tmp_path: object) -> None:
 def test_viewers_may_use_read_only_posts_which_are_not_audited(api: Api) -> None:
     viewer = api.token_for("user:default/admin", "viewer")
     response = api.post(
-        "/api/catalog/entities/by-refs", token=viewer,
+        "/api/catalog/entities/by-refs",
+        token=viewer,
         json={"entityRefs": ["user:default/admin"], "fields": ["metadata.name"]},
     )
     assert response.json() == {"items": [{"metadata": {"name": "admin"}}]}
@@ -178,9 +177,7 @@ def test_first_start_survives_allowed_roots_that_exclude_the_data_directory(
 
     elsewhere = Path(str(tmp_path)) / "catalogs"
     elsewhere.mkdir()
-    settings = make_settings(
-        Path(str(tmp_path)) / "home", catalog={"allowed_roots": [elsewhere]}
-    )
+    settings = make_settings(Path(str(tmp_path)) / "home", catalog={"allowed_roots": [elsewhere]})
     with TestClient(create_app(settings)) as client:
         token = settings.admin_token_file.read_text().strip()
         me = client.get("/api/auth/whoami", headers={"Authorization": f"Bearer {token}"})

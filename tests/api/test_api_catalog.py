@@ -38,7 +38,8 @@ def test_register_twice_conflicts_but_dry_run_says_exists(catalog_api: Api) -> N
     )
     assert again.status_code == 409 and again.headers["content-type"] == PROBLEM
     dry = catalog_api.post(
-        "/api/catalog/locations", params={"dryRun": "true"},
+        "/api/catalog/locations",
+        params={"dryRun": "true"},
         json={"type": "file", "target": str(SAMPLE_CATALOG)},
     )
     assert dry.status_code == 201 and dry.json()["exists"] is True
@@ -46,11 +47,12 @@ def test_register_twice_conflicts_but_dry_run_says_exists(catalog_api: Api) -> N
 
 def test_bad_location_is_a_400_and_changes_nothing(catalog_api: Api) -> None:
     before = catalog_api.get("/api/catalog/entities").json()
-    for kind, target in (("file", "/definitely/not/here"), ("ftp", "ftp://example.com/x.yaml"),
-                         ("url", "/definitely/not/a/repo.git")):
-        response = catalog_api.post(
-            "/api/catalog/locations", json={"type": kind, "target": target}
-        )
+    for kind, target in (
+        ("file", "/definitely/not/here"),
+        ("ftp", "ftp://example.com/x.yaml"),
+        ("url", "/definitely/not/a/repo.git"),
+    ):
+        response = catalog_api.post("/api/catalog/locations", json={"type": kind, "target": target})
         assert response.status_code in (400, 404), response.text
         assert response.headers["content-type"] == PROBLEM
     assert catalog_api.get("/api/catalog/entities").json() == before
@@ -59,19 +61,26 @@ def test_bad_location_is_a_400_and_changes_nothing(catalog_api: Api) -> None:
 def test_list_entities_filters_fields_and_order(catalog_api: Api) -> None:
     response = catalog_api.get(
         "/api/catalog/entities",
-        params={"filter": "kind=component", "fields": "kind,metadata.name",
-                "order": "asc:metadata.name"},
+        params={
+            "filter": "kind=component",
+            "fields": "kind,metadata.name",
+            "order": "asc:metadata.name",
+        },
     )
     assert response.status_code == 200
     items = response.json()
     assert _names(items) == COMPONENTS
     assert items[0] == {"kind": "Component", "metadata": {"name": "audit-trail"}}
     services = catalog_api.get(
-        "/api/catalog/entities", params=[("filter", "kind=component,spec.type=service"),
-                                         ("filter", "kind=group")],
+        "/api/catalog/entities",
+        params=[("filter", "kind=component,spec.type=service"), ("filter", "kind=group")],
     ).json()
     assert sorted(str(n) for n in _names(services)) == [
-        "audit-trail", "checkout", "payments", "platform-admins", "team-a"
+        "audit-trail",
+        "checkout",
+        "payments",
+        "platform-admins",
+        "team-a",
     ]
 
 
@@ -135,17 +144,28 @@ def test_ancestry(catalog_api: Api) -> None:
 def test_by_refs_keeps_order_and_nulls(catalog_api: Api) -> None:
     body = catalog_api.post(
         "/api/catalog/entities/by-refs",
-        json={"entityRefs": ["component:default/payments", "component:default/nope",
-                             "group:default/team-a"], "fields": ["metadata.name"]},
+        json={
+            "entityRefs": [
+                "component:default/payments",
+                "component:default/nope",
+                "group:default/team-a",
+            ],
+            "fields": ["metadata.name"],
+        },
     ).json()
-    assert body == {"items": [{"metadata": {"name": "payments"}}, None,
-                              {"metadata": {"name": "team-a"}}]}
+    assert body == {
+        "items": [{"metadata": {"name": "payments"}}, None, {"metadata": {"name": "team-a"}}]
+    }
 
 
 def test_by_query_pages_with_cursors(catalog_api: Api) -> None:
     api = catalog_api
-    params = {"filter": "kind=component", "limit": 2, "orderField": "metadata.name,asc",
-              "fields": "metadata.name"}
+    params = {
+        "filter": "kind=component",
+        "limit": 2,
+        "orderField": "metadata.name,asc",
+        "fields": "metadata.name",
+    }
     page = api.get("/api/catalog/entities/by-query", params=params).json()
     assert page["totalItems"] == 5
     assert set(page) == {"items", "totalItems", "pageInfo"}
@@ -158,8 +178,10 @@ def test_by_query_pages_with_cursors(catalog_api: Api) -> None:
         ).json()
         names += _names(page["items"])
     assert names == COMPONENTS
-    desc = api.get("/api/catalog/entities/by-query",
-                   params={**params, "orderField": "metadata.name,desc", "limit": 1}).json()
+    desc = api.get(
+        "/api/catalog/entities/by-query",
+        params={**params, "orderField": "metadata.name,desc", "limit": 1},
+    ).json()
     assert _names(desc["items"]) == ["storefront"]
 
 
@@ -176,8 +198,8 @@ def test_by_query_full_text(catalog_api: Api) -> None:
 
 def test_facets(catalog_api: Api) -> None:
     body = catalog_api.get(
-        "/api/catalog/entity-facets", params=[("facet", "kind"), ("facet", "spec.type"),
-                                              ("filter", "kind=component")],
+        "/api/catalog/entity-facets",
+        params=[("facet", "kind"), ("facet", "spec.type"), ("filter", "kind=component")],
     ).json()
     assert set(body) == {"facets"}
     assert body["facets"]["kind"] == [{"value": "Component", "count": 5}]
@@ -221,7 +243,8 @@ def test_errors_cursor_keeps_the_location_filter(api: Api) -> None:
 def test_delete_location_removes_its_entities(catalog_api: Api) -> None:
     api = catalog_api
     location = next(
-        loc["data"] for loc in api.get("/api/catalog/locations").json()
+        loc["data"]
+        for loc in api.get("/api/catalog/locations").json()
         if loc["data"]["target"] == str(SAMPLE_CATALOG)
     )
     assert api.delete(f"/api/catalog/locations/{location['id']}").status_code == 204
@@ -230,10 +253,16 @@ def test_delete_location_removes_its_entities(catalog_api: Api) -> None:
 
 
 def test_validate_entity(api: Api) -> None:
-    good = {"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
-            "metadata": {"name": "ok"}, "spec": {"type": "service", "lifecycle": "x", "owner": "a"}}
-    response = api.post("/api/catalog/validate-entity",
-                        json={"entity": good, "location": "url:https://example.com/c.yaml"})
+    good = {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": "ok"},
+        "spec": {"type": "service", "lifecycle": "x", "owner": "a"},
+    }
+    response = api.post(
+        "/api/catalog/validate-entity",
+        json={"entity": good, "location": "url:https://example.com/c.yaml"},
+    )
     assert response.status_code == 200, response.text
     bad = {**good, "metadata": {"name": "no spaces allowed"}}
     response = api.post("/api/catalog/validate-entity", json={"entity": bad, "location": "url:x"})
@@ -258,9 +287,17 @@ def test_refresh_while_another_runs_is_a_409(catalog_api: Api) -> None:
 
 
 def test_validate_entity_never_reads_server_files(api: Api) -> None:
-    entity = {"apiVersion": "backstage.io/v1alpha1", "kind": "API", "metadata": {"name": "x"},
-              "spec": {"type": "openapi", "lifecycle": "production", "owner": "a",
-                       "definition": {"$text": "/etc/passwd"}}}
+    entity = {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "API",
+        "metadata": {"name": "x"},
+        "spec": {
+            "type": "openapi",
+            "lifecycle": "production",
+            "owner": "a",
+            "definition": {"$text": "/etc/passwd"},
+        },
+    }
     response = api.post("/api/catalog/validate-entity", json={"entity": entity})
     assert response.status_code == 400
     assert "root:" not in response.text
@@ -274,4 +311,6 @@ def test_locations_are_paged_with_a_link(catalog_api: Api) -> None:
     second = catalog_api.get(url)
     assert len(second.json()) == 1 and second.json() != first.json()
     assert "link" in second.headers
-    assert catalog_api.get(second.headers["link"][1:second.headers["link"].index(">")]).json() == []
+    assert (
+        catalog_api.get(second.headers["link"][1 : second.headers["link"].index(">")]).json() == []
+    )

@@ -143,8 +143,7 @@ def test_lifespan_runs_the_refresh_loop_and_stops_it(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         org = settings.home / "catalog" / "platform-org.yaml"
         org.write_text(
-            org.read_text()
-            + "---\napiVersion: backstage.io/v1alpha1\nkind: User\n"
+            org.read_text() + "---\napiVersion: backstage.io/v1alpha1\nkind: User\n"
             "metadata: {name: newcomer}\nspec: {memberOf: [platform-admins]}\n"
         )
         path = "/api/catalog/entities/by-name/user/default/newcomer"

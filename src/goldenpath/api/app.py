@@ -8,6 +8,8 @@ loop and stops it on shutdown. No module-level app, nothing happens at import.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 import goldenpath
 from goldenpath.api import bootstrap
@@ -34,6 +37,9 @@ from goldenpath.store.engine import make_engine
 __all__ = ["create_app"]
 
 _log = logging.getLogger(__name__)
+
+#: seconds between writes of tokens' last-use times (kept off the request path)
+USAGE_FLUSH_INTERVAL = 5.0
 
 
 def _utcnow() -> datetime:
@@ -121,11 +127,30 @@ def _lifespan(svc: Services, start_refresher: bool) -> Callable[[FastAPI], Any]:
         if start_refresher and svc.settings.catalog.refresh_interval > 0:
             refresher = Refresher(svc.catalog, interval=svc.settings.catalog.refresh_interval)
             refresher.start()
+        flusher = asyncio.create_task(_flush_usage_forever(svc.auth))
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             if refresher is not None:
                 refresher.stop()
+            _flush_usage(svc.auth)
             svc.engine.dispose()
 
     return lifespan
+
+
+def _flush_usage(auth: AuthService) -> None:
+    try:
+        auth.flush_usage()
+    except Exception:  # best effort: last-use times are informational
+        _log.warning("could not write token last-use times", exc_info=True)
+
+
+async def _flush_usage_forever(auth: AuthService) -> None:
+    """Write tokens' last-use times every ``USAGE_FLUSH_INTERVAL`` seconds, in a worker thread."""
+    while True:
+        await asyncio.sleep(USAGE_FLUSH_INTERVAL)
+        await run_in_threadpool(_flush_usage, auth)

@@ -74,7 +74,8 @@ def first_start(*, settings: Settings, auth: AuthService, catalog: Any) -> bool:
         _log.warning(
             "organisation catalog %s is outside catalog.allowed_roots and was not registered; "
             "add %s to catalog.allowed_roots so the admin user exists in the catalog",
-            path, path.parent,
+            path,
+            path.parent,
         )
     auth.ensure_admin_token(settings.admin_token_file)
     _log.info("first start: admin token written to %s (mode 0600)", settings.admin_token_file)

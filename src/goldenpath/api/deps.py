@@ -4,6 +4,9 @@ Every route except ``/healthz`` and ``/readyz`` depends on :func:`principal` (or
 read-only POSTs in ``READ_ONLY_POSTS``, :func:`reader`), which reads
 ``Authorization: Bearer <token>``, authenticates it (401 otherwise) and refuses writes by
 viewer tokens (403). The principal is kept on ``request.state`` for the audit log.
+
+The dependencies are ``async``: a recently verified token is checked from memory on the event
+loop (no worker-thread hop); only a cache miss reads the database, in a worker thread.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from goldenpath.auth.models import Principal
 from goldenpath.auth.service import AuthService, require_admin, require_write
@@ -66,13 +70,16 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def reader(request: Request, svc: ServicesDep) -> Principal:
+async def reader(request: Request, svc: ServicesDep) -> Principal:
     """Authenticate the request; any role may proceed (reads, including read-only POSTs).
 
     Raises:
         Unauthorized: no, unknown, revoked or expired token (401).
     """
-    who = svc.auth.authenticate(_bearer(request))
+    token = _bearer(request)
+    who = svc.auth.authenticate_cached(token)
+    if who is None:
+        who = await run_in_threadpool(svc.auth.authenticate, token)
     request.state.principal = who
     return who
 
@@ -80,7 +87,7 @@ def reader(request: Request, svc: ServicesDep) -> Principal:
 ReaderDep = Annotated[Principal, Depends(reader)]
 
 
-def principal(request: Request, who: ReaderDep) -> Principal:
+async def principal(request: Request, who: ReaderDep) -> Principal:
     """Authenticate the request and refuse writes by viewers.
 
     Raises:

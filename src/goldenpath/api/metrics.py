@@ -68,13 +68,17 @@ class ApiMetrics:
     def __init__(self, entity_counts: Callable[[], dict[str, int]]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "goldenpath_http_requests", "HTTP requests by route template and status",
-            ["method", "route", "status"], registry=self.registry,
+            "goldenpath_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "goldenpath_http_request_duration_seconds",
             "HTTP request latency in seconds by route template and status",
-            ["method", "route", "status"], buckets=_BUCKETS, registry=self.registry,
+            ["method", "route", "status"],
+            buckets=_BUCKETS,
+            registry=self.registry,
         )
         self.registry.register(_EntityCounts(entity_counts))
 

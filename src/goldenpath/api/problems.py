@@ -60,8 +60,12 @@ def problem_response(
 async def _platform_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlatformError)
     return problem_response(
-        status=exc.status, title=exc.title, code=exc.code, detail=exc.message,
-        instance=request.url.path, extra=exc.details,
+        status=exc.status,
+        title=exc.title,
+        code=exc.code,
+        detail=exc.message,
+        instance=request.url.path,
+        extra=exc.details,
     )
 
 
@@ -73,9 +77,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
     return problem_response(
-        status=400, title="Invalid input", code="invalid_input",
+        status=400,
+        title="Invalid input",
+        code="invalid_input",
         detail=f"the request does not match the API schema: {summary}",
-        instance=request.url.path, extra={"errors": errors},
+        instance=request.url.path,
+        extra={"errors": errors},
     )
 
 
@@ -86,15 +93,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}; see /openapi.json"
     return problem_response(
-        status=exc.status_code, title=title, code=code, detail=detail,
-        instance=request.url.path, headers=dict(exc.headers or {}),
+        status=exc.status_code,
+        title=title,
+        code=code,
+        detail=detail,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
-        status=500, title="Internal server error", code="internal",
+        status=500,
+        title="Internal server error",
+        code="internal",
         detail="the server failed unexpectedly; the error is in the server log",
         instance=request.url.path,
     )

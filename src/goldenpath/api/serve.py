@@ -91,8 +91,12 @@ def run(settings: Settings) -> None:
     url_host = f"[{host}]" if ":" in host else host
     announce = {"host": host, "port": port, "url": f"http://{url_host}:{port}", "pid": os.getpid()}
     config = uvicorn.Config(
-        app, log_level=settings.log_level.lower(), access_log=False, lifespan="on",
-        proxy_headers=False, server_header=False,
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
     )
     path = server_file(settings)
     if threading.current_thread() is threading.main_thread():

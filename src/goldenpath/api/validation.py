@@ -33,8 +33,13 @@ def validate_entity(entity: dict[str, Any], *, location: str, rules: processing.
             ``errors`` member ``@backstage/catalog-client``'s ``validateEntity`` reads).
     """
     docs = processing.process_text(
-        json.dumps(entity), source=location, rules=rules, base_dir=None,
-        location_key=location, origin_location_key=location, reader=_no_reads,
+        json.dumps(entity),
+        source=location,
+        rules=rules,
+        base_dir=None,
+        location_key=location,
+        origin_location_key=location,
+        reader=_no_reads,
     )
     problems = [
         {"name": "InputError", "message": e.message, "path": e.path}

@@ -2,6 +2,13 @@
 
 Tokens are ``gp_`` + ``secrets.token_urlsafe(32)``; only their SHA-256 hex digest is stored,
 so a database dump never reveals a usable token. The secret is returned once, at creation.
+
+Authentication is on every request, so verified tokens are cached in memory by hash for
+``TOKEN_CACHE_TTL`` seconds (bounded LRU). Revoking a token in this process drops it from the
+cache at once; a revocation made by another replica takes effect within the TTL. Expiry is
+checked against the clock on every request. ``last_used_at`` is noted in memory (at most once
+a minute per token) and written by :meth:`AuthService.flush_usage`, which the API calls off
+the request path every few seconds and at shutdown; listing tokens flushes first.
 """
 
 from __future__ import annotations
@@ -9,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,10 +37,20 @@ from goldenpath.auth.models import (
 )
 from goldenpath.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
-__all__ = ["ADMIN_USER", "AuthService", "hash_token", "require_admin", "require_write"]
+__all__ = [
+    "ADMIN_USER",
+    "TOKEN_CACHE_TTL",
+    "AuthService",
+    "hash_token",
+    "require_admin",
+    "require_write",
+]
 
 ADMIN_USER = "user:default/admin"
 MAX_PAGE = 500
+#: seconds a verified token is trusted without reading the database again
+TOKEN_CACHE_TTL = 30.0
+_TOKEN_CACHE_MAX = 4096
 _TOUCH_EVERY = timedelta(seconds=60)
 
 Clock = Callable[[], datetime]
@@ -66,6 +86,11 @@ class AuthService:
         self._engine = engine
         self._clock = clock
         self._user_exists = user_exists
+        self._lock = threading.Lock()
+        # token hash -> (token row, monotonic time it was read); never holds a secret
+        self._verified: OrderedDict[str, tuple[TokenRead, float]] = OrderedDict()
+        self._last_noted: dict[str, datetime] = {}  # token id -> last use noted
+        self._pending: dict[str, datetime] = {}  # token id -> last use not yet written
 
     def create_token(
         self,
@@ -93,7 +118,11 @@ class AuthService:
             )
         now = self._clock()
         info = TokenRead(
-            id=str(uuid.uuid4()), name=name.strip(), owner=owner, role=role, created_at=now,
+            id=str(uuid.uuid4()),
+            name=name.strip(),
+            owner=owner,
+            role=role,
+            created_at=now,
             expires_at=now + expires_in if expires_in else None,
         )
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -101,7 +130,7 @@ class AuthService:
         return TokenCreated(token=secret, info=info)
 
     def authenticate(self, token: str | None) -> Principal:
-        """The principal behind a bearer token.
+        """The principal behind a bearer token (reads the database unless recently verified).
 
         Raises:
             Unauthorized: no token, an unknown token, a revoked or an expired one.
@@ -111,21 +140,75 @@ class AuthService:
                 "missing credentials: send 'Authorization: Bearer <token>' "
                 "(the admin token is in the admin-token file under the data directory)"
             )
-        info = store.find_token_by_hash(self._engine, hash_token(token))
-        now = self._clock()
+        token_hash = hash_token(token)
+        info = self._cached(token_hash)
         if info is None:
-            raise Unauthorized("invalid token: it is not known to this server; create one with "
-                               "'platform auth token create'")
-        if info.revoked_at is not None:
-            raise Unauthorized(f"token {info.id} ({info.name}) was revoked; use another token")
+            info = store.find_token_by_hash(self._engine, token_hash)
+            if info is None:
+                raise Unauthorized(
+                    "invalid token: it is not known to this server; create one "
+                    "with 'platform auth token create'"
+                )
+            if info.revoked_at is not None:
+                raise Unauthorized(f"token {info.id} ({info.name}) was revoked; use another token")
+            self._remember(token_hash, info)
+        return self._admit(info)
+
+    def authenticate_cached(self, token: str | None) -> Principal | None:
+        """Like :meth:`authenticate` from memory only: None when the token is not cached.
+
+        Does no IO, so the API calls it on the event loop and falls back to
+        :meth:`authenticate` in a worker thread.
+
+        Raises:
+            Unauthorized: the cached token has expired.
+        """
+        info = self._cached(hash_token(token)) if token else None
+        return None if info is None else self._admit(info)
+
+    def _cached(self, token_hash: str) -> TokenRead | None:
+        with self._lock:
+            hit = self._verified.get(token_hash)
+            if hit is None:
+                return None
+            if time.monotonic() - hit[1] > TOKEN_CACHE_TTL:
+                del self._verified[token_hash]
+                return None
+            self._verified.move_to_end(token_hash)
+            return hit[0]
+
+    def _remember(self, token_hash: str, info: TokenRead) -> None:
+        with self._lock:
+            self._verified[token_hash] = (info, time.monotonic())
+            while len(self._verified) > _TOKEN_CACHE_MAX:
+                self._verified.popitem(last=False)
+
+    def _admit(self, info: TokenRead) -> Principal:
+        """Check expiry against the clock and note the use; no IO."""
+        now = self._clock()
         if info.expires_at is not None and info.expires_at <= now:
             raise Unauthorized(f"token {info.id} ({info.name}) expired; create a new one")
-        if info.last_used_at is None or now - info.last_used_at >= _TOUCH_EVERY:
-            store.touch_token(self._engine, info.id, now)
+        with self._lock:
+            last = self._last_noted.get(info.id, info.last_used_at)
+            if last is None or now - last >= _TOUCH_EVERY:
+                self._last_noted[info.id] = now
+                self._pending[info.id] = now
         return Principal(user=info.owner, role=info.role, token_id=info.id, token_name=info.name)
+
+    def flush_usage(self) -> int:
+        """Write the noted last-use times of tokens; returns how many rows were written.
+
+        Best effort: a busy database skips a row (logged), as before.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for token_id, at in pending.items():
+            store.touch_token(self._engine, token_id, at)
+        return len(pending)
 
     def list_tokens(self, *, limit: int = 100, after: str | None = None) -> list[TokenRead]:
         """Tokens (no secrets), ordered by id; ``after`` continues a previous page."""
+        self.flush_usage()
         return store.list_tokens(self._engine, limit=_bound(limit), after=after)
 
     def revoke_token(self, token_id: str) -> None:
@@ -134,6 +217,9 @@ class AuthService:
         Raises:
             NotFound: no token has that id.
         """
+        with self._lock:
+            for key in [k for k, (info, _) in self._verified.items() if info.id == token_id]:
+                del self._verified[key]
         if not store.revoke_token(self._engine, token_id, self._clock()):
             raise NotFound(
                 f"token {token_id!r}: no such token; list them with GET /api/auth/tokens"
@@ -164,10 +250,13 @@ class AuthService:
     ) -> None:
         """Append an audit row (``action`` like ``POST /api/catalog/locations``)."""
         store.insert_audit(
-            self._engine, at=self._clock(),
+            self._engine,
+            at=self._clock(),
             actor=principal.user if principal else None,
             token_id=principal.token_id if principal else None,
-            action=action, target=target, outcome=outcome,
+            action=action,
+            target=target,
+            outcome=outcome,
         )
 
     def list_audit(
@@ -185,8 +274,10 @@ def require_write(principal: Principal, method: str) -> None:
     """
     if method.upper() in ("GET", "HEAD", "OPTIONS") or principal.can_write():
         return
-    raise Forbidden(f"{principal.user} holds a viewer token, which can only read (GET); "
-                    "ask an admin for a member token")
+    raise Forbidden(
+        f"{principal.user} holds a viewer token, which can only read (GET); "
+        "ask an admin for a member token"
+    )
 
 
 def require_admin(principal: Principal) -> None:

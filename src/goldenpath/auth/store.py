@@ -182,8 +182,12 @@ def insert_audit(
     with engine.begin() as conn:
         conn.execute(
             insert(audit_log).values(
-                at=at, actor=actor, token_id=token_id, action=action[:200],
-                target=target[:2000], outcome=outcome,
+                at=at,
+                actor=actor,
+                token_id=token_id,
+                action=action[:200],
+                target=target[:2000],
+                outcome=outcome,
             )
         )
 
@@ -201,8 +205,13 @@ def list_audit(
         rows = conn.execute(query).all()
     return [
         AuditEntry(
-            id=row.id, at=_utc(row.at) or row.at, actor=row.actor, token_id=row.token_id,
-            action=row.action, target=row.target, outcome=row.outcome,
+            id=row.id,
+            at=_utc(row.at) or row.at,
+            actor=row.actor,
+            token_id=row.token_id,
+            action=row.action,
+            target=row.target,
+            outcome=row.outcome,
         )
         for row in rows
     ]

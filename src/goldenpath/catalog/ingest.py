@@ -3,24 +3,31 @@
 No database here.
 
 Reads the location's files (:mod:`goldenpath.catalog.locations`), processes them through the
-pipeline (:mod:`goldenpath.catalog.processing`) — optionally in a pool of two workers (see
-:data:`POOL_THRESHOLD`) — and sorts the outcome into valid candidates, errors and invalid refs.
+pipeline (:mod:`goldenpath.catalog.processing`) — from :data:`POOL_THRESHOLD` files on in a
+pool of two forked workers that also derive each new entity's store rows
+(:mod:`goldenpath.catalog.store.derive`) and send them back as orjson bytes — and sorts the
+outcome into valid candidates, errors and invalid refs.
 Like Backstage, every registered location also yields a ``Location`` entity named
 ``generated-<sha1 of "type:target">`` that is the parent of what the location emits.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Sequence
+import pickle
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from goldenpath.catalog import locations, processing
-from goldenpath.catalog.model import Entity, EntityError, ProcessedDocument
+from goldenpath.catalog.model import Entity, EntityError, ProcessedDocument, Relation
 from goldenpath.catalog.placeholders import file_reader
 from goldenpath.catalog.store import derive
 from goldenpath.catalog.store.sync import Candidate, ErrorRow, LocationPass
@@ -34,6 +41,7 @@ __all__ = [
     "failed_pass",
     "generated_location",
     "generated_ref",
+    "quiet_gc",
 ]
 
 #: from this many files on, processing runs in a pool of forked workers (two on the 2-core
@@ -87,17 +95,76 @@ class _Job:
     roots: tuple[str, ...]
 
 
-def _process_chunk(jobs: list[_Job]) -> list[list[ProcessedDocument]]:
-    """Worker side: process files and derive the rows of every valid entity."""
-    return [[_prepared(doc, job) for doc in _process_job(job)] for job in jobs]
+def _process_chunk(jobs: list[_Job]) -> tuple[bytes, list[bytes]]:
+    """Worker side: process files, derive the rows of every valid entity, encode compactly.
+
+    Returns orjson bytes of plain lists (not pickled dataclasses: pickling
+    ``ProcessedDocument``/``Relation`` objects cost as much as parsing the YAML) and, apart,
+    the prepared row blobs in document order (bytes pickle as a copy). Content orjson cannot
+    encode (integers beyond 64 bits) falls back to pickle for that chunk (marker ``p``).
+    """
+    docs = [[_prepared(doc, job) for doc in _process_job(job)] for job in jobs]
+    blobs: list[bytes] = []
+    try:
+        encoded = [[_encode(d, blobs) for d in file_docs] for file_docs in docs]
+        return b"j" + orjson.dumps(encoded), blobs
+    except TypeError:
+        return b"p" + pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL), []
+
+
+def _encode(doc: ProcessedDocument, blobs: list[bytes]) -> list[Any]:
+    prepared = doc.prepared if isinstance(doc, PreparedDocument) else None
+    if prepared is not None:
+        blobs += (prepared.search_json, prepared.relations_json)
+    return [
+        doc.source,
+        doc.index,
+        doc.entity,
+        doc.ref,
+        [(r.source, r.type, r.target) for r in doc.relations],
+        [(e.path, e.message, e.stage) for e in doc.errors],
+        [(e.path, e.message, e.stage) for e in doc.warnings],
+        doc.ignored,
+        prepared.to_list() if prepared is not None else None,
+    ]
+
+
+def _decode_chunk(part: tuple[bytes, list[bytes]]) -> list[list[ProcessedDocument]]:
+    """Parent side of :func:`_process_chunk`."""
+    data, blobs = part
+    if data[:1] == b"p":
+        result: list[list[ProcessedDocument]] = pickle.loads(data[1:])
+        return result
+    rows = iter(blobs)
+    return [[_decode(d, rows) for d in file_docs] for file_docs in orjson.loads(data[1:])]
+
+
+def _decode(d: list[Any], rows: Iterator[bytes]) -> ProcessedDocument:
+    source, index, entity, ref, rels, errs, warns, ignored, prep = d
+    args = (
+        source,
+        index,
+        entity,
+        ref,
+        [Relation(*r) for r in rels],
+        [EntityError(*e) for e in errs],
+        [EntityError(*e) for e in warns],
+        ignored,
+    )
+    if prep is None:
+        return ProcessedDocument(*args)
+    return PreparedDocument(*args, derive.Prepared.from_list(prep, next(rows), next(rows)))
 
 
 def _prepared(doc: ProcessedDocument, job: _Job) -> ProcessedDocument:
     if doc.entity is None or doc.errors or doc.ref is None:
         return doc
-    prep = derive.prepare(
-        doc.entity, doc.relations, parent_ref=job.parent_ref, location_key=job.key
-    )
+    try:
+        prep = derive.prepare(
+            doc.entity, doc.relations, parent_ref=job.parent_ref, location_key=job.key
+        )
+    except TypeError:  # not JSON-encodable (an integer beyond 64 bits): the writer decides
+        return doc
     return PreparedDocument(
         doc.source,
         doc.index,
@@ -173,8 +240,32 @@ class Processor:
         if len(jobs) < POOL_THRESHOLD or workers < 2:
             return [_process_job(j) for j in jobs]
         chunks = [jobs[i : i + _CHUNK_FILES] for i in range(0, len(jobs), _CHUNK_FILES)]
-        with _pool_context().Pool(workers) as pool:
-            return [docs for part in pool.imap(_process_chunk, chunks) for docs in part]
+        with quiet_gc(), _pool_context().Pool(workers, initializer=gc.enable) as pool:
+            return [d for part in pool.imap(_process_chunk, chunks) for d in _decode_chunk(part)]
+
+
+@contextmanager
+def quiet_gc() -> Iterator[None]:
+    """No cyclic garbage collection while results stream in; parent objects frozen for forks.
+
+    Decoding builds millions of containers, each allocation burst triggering a collection
+    that walks every object the process holds (most of the decode time otherwise). Freezing
+    before the fork keeps workers' collections off the inherited heap, which also spares the
+    copy-on-write page copies that made forked workers slower than the parent. Decoding
+    builds no reference cycles, so nothing accumulates while collection is off; workers
+    switch it back on (parsing errors carry tracebacks, which are cycles). Callers may wrap a
+    whole pass (read, build, sync) in it too: at 100k entities the collector otherwise
+    spends ~5 s re-scanning the pass's entity dicts. Nesting is safe.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

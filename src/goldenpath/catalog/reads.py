@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine
+import orjson
+from sqlalchemy import Connection, Engine
 
 from goldenpath.catalog import filters as qf
 from goldenpath.catalog import refs
 from goldenpath.catalog.model import Entity
-from goldenpath.catalog.store import queries, writes
+from goldenpath.catalog.store import pages, queries, writes
 from goldenpath.catalog.store.tables import catalog_entities
 from goldenpath.errors import InvalidInput, NotFound
 
@@ -32,9 +33,13 @@ _CACHE_SIZE = 512
 
 @dataclass(slots=True)
 class EntityPage:
-    """A page of ``query_entities``: Backstage's ``{items, totalItems, pageInfo}``."""
+    """A page of ``query_entities``: Backstage's ``{items, totalItems, pageInfo}``.
 
-    items: list[Entity]
+    ``items``: entity dicts from ``query_entities``, JSON documents (bytes) from
+    ``query_entities_json``.
+    """
+
+    items: list[Any]
     total_items: int
     next_cursor: str | None = None
     prev_cursor: str | None = None
@@ -72,17 +77,30 @@ class CatalogReads:
             InvalidInput: ``ref`` is not ``kind:[namespace/]name``.
             NotFound: no such entity.
         """
+        return orjson.loads(self.get_entity_json_by_ref(ref))
+
+    def get_entity_json_by_ref(self, ref: str | Mapping[str, Any]) -> bytes:
+        """Like :meth:`get_entity_by_ref`, as the JSON document (bytes) the API sends as is.
+
+        Raises:
+            InvalidInput: ``ref`` is not ``kind:[namespace/]name``.
+            NotFound: no such entity.
+        """
         key = ref_key(ref)
         with self.engine.connect() as conn:
-            found = queries.entity_by_ref(conn, key)
+            found = queries.entity_json_by_ref(conn, key)
         if found is None:
             raise NotFound(f"entity {key} does not exist")
         return found
 
     def get_entity_by_uid(self, uid: str) -> Entity:
         """The entity whose ``metadata.uid`` is ``uid``. Raises NotFound."""
+        return orjson.loads(self.get_entity_json_by_uid(uid))
+
+    def get_entity_json_by_uid(self, uid: str) -> bytes:
+        """Like :meth:`get_entity_by_uid`, as a JSON document (bytes). Raises NotFound."""
         with self.engine.connect() as conn:
-            found = queries.entity_by_uid(conn, uid)
+            found = queries.entity_json_by_uid(conn, uid)
         if found is None:
             raise NotFound(f"no entity has uid {uid}")
         return found
@@ -95,12 +113,23 @@ class CatalogReads:
         Raises:
             InvalidInput: more than 500 refs, or a malformed ref.
         """
+        docs = self.get_entities_json_by_refs(entity_refs, fields=fields)
+        return [None if d is None else orjson.loads(d) for d in docs]
+
+    def get_entities_json_by_refs(
+        self, entity_refs: Sequence[str], *, fields: Sequence[str] | str | None = None
+    ) -> list[bytes | None]:
+        """Like :meth:`get_entities_by_refs`, as JSON documents (bytes).
+
+        Raises:
+            InvalidInput: more than 500 refs, or a malformed ref.
+        """
         if len(entity_refs) > qf.MAX_PAGE_SIZE:
             raise InvalidInput(f"at most {qf.MAX_PAGE_SIZE} entityRefs per request")
         keys = [ref_key(r) for r in entity_refs]
         with self.engine.connect() as conn:
-            found = queries.entities_by_refs(conn, list(dict.fromkeys(keys)))
-        return [qf.project(found[k], fields) if k in found else None for k in keys]
+            found = queries.entities_json_by_refs(conn, list(dict.fromkeys(keys)))
+        return [_projected(found[k], fields) if k in found else None for k in keys]
 
     def query_entities(
         self,
@@ -120,39 +149,87 @@ class CatalogReads:
         Raises:
             InvalidInput: malformed filter, order or cursor.
         """
+        page = self.query_entities_json(
+            filters=filters,
+            full_text=full_text,
+            order=order,
+            limit=limit,
+            cursor=cursor,
+            fields=fields,
+        )
+        docs: list[Any] = page.items
+        page.items = [orjson.loads(doc) for doc in docs]
+        return page
+
+    def query_entities_json(
+        self,
+        *,
+        filters: Any = None,
+        full_text: str | None = None,
+        order: Any = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        fields: Sequence[str] | str | None = None,
+    ) -> EntityPage:
+        """Like :meth:`query_entities`, with ``items`` as JSON documents (bytes) to send as is.
+
+        Raises:
+            InvalidInput: malformed filter, order or cursor.
+        """
         if cursor:
             c = qf.decode_cursor(cursor)
             flt, text, ordering, after = c.filters, c.full_text, c.order, c
         else:
-            flt, text, ordering, after = (
-                qf.parse_filters(filters),
-                full_text,
-                qf.parse_order(order),
-                None,
-            )
+            flt, text, ordering = qf.parse_filters(filters), full_text, qf.parse_order(order)
+            after = None
         with self.engine.connect() as conn:
             version = queries.version(conn)
-            total = self._cached(
-                version, ("count", flt, text), lambda: queries.count_matching(conn, flt, text)
-            )
-            page = queries.query_page(
-                conn,
-                filters=flt,
-                full_text=text,
-                order=ordering,
-                limit=clamp_limit(limit),
-                after=after,
-                total=total,
-                population=self._cached(
-                    version, ("count", (), None), partial(queries.count_matching, conn, (), None)
-                ),
-            )
+            page = None
+            if after is None and ordering is None and flt and not text:
+                page = self._first_page_of_small_set(conn, version, flt, clamp_limit(limit))
+            if page is None:
+                kind = pages.single_kind(flt)
+                scope_filter = ((qf.Condition("kind", (kind,)),),) if kind else ()
+                page = queries.query_page(
+                    conn,
+                    filters=flt,
+                    full_text=text,
+                    order=ordering,
+                    limit=clamp_limit(limit),
+                    after=after,
+                    total=self._count(conn, version, flt, text),
+                    scope=self._count(conn, version, scope_filter, None),
+                )
+            docs = queries.stitch_json(conn, page.rows)
         next_cursor = None
         if page.last is not None:
             next_cursor = qf.encode_cursor(qf.Cursor(flt, text, ordering, *page.last))
-        items = [qf.project(e, fields) for e in page.items]
+        items: list[Any] = [_projected(d, fields) for d in docs]
         info = {"nextCursor": next_cursor} if next_cursor else {}
         return EntityPage(items, page.total_items, next_cursor, None, info)
+
+    def _first_page_of_small_set(
+        self, conn: Connection, version: int, flt: qf.FilterSet, limit: int
+    ) -> pages.Page | None:
+        """A first page without counting first, when the filter's count is not cached yet and
+        it matches few entities (their sorted refs are the count); None otherwise."""
+        key = (version, "count", flt, None)
+        with self._cache_lock:
+            if key in self._cache:
+                return None
+        refs = pages.small_set(conn, flt)
+        if refs is None:
+            return None
+        with self._cache_lock:
+            self._cache[key] = len(refs)
+        return pages.page_of_refs(conn, refs, limit)
+
+    def _count(self, conn: Connection, version: int, flt: qf.FilterSet, text: str | None) -> int:
+        """``count_matching``, cached until the catalog's next write."""
+        count: int = self._cached(
+            version, ("count", flt, text), partial(queries.count_matching, conn, flt, text)
+        )
+        return count
 
     def facets(
         self, *, facets: Iterable[str], filters: Any = None
@@ -236,6 +313,11 @@ class CatalogReads:
         """Relations ``{source, type, target}`` whose target entity does not exist."""
         with self.engine.connect() as conn:
             return queries.dangling_relations(conn, limit=clamp_limit(limit))
+
+
+def _projected(doc: bytes, fields: Sequence[str] | str | None) -> bytes:
+    """``doc`` unchanged, or re-serialised keeping only ``fields`` (Backstage's projection)."""
+    return orjson.dumps(qf.project(orjson.loads(doc), fields)) if fields else doc
 
 
 def clamp_limit(limit: int) -> int:

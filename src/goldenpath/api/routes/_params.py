@@ -35,9 +35,9 @@ def order_field_param(values: list[str] | None) -> list[tuple[str, str]]:
             raise InvalidInput(
                 f"orderField: {value!r} is not on the form <field>,asc|desc "
                 "(e.g. orderField=metadata.name,asc)",
-                details={"errors": [
-                    {"path": "orderField", "message": "expected <field>,asc|desc"}
-                ]},
+                details={
+                    "errors": [{"path": "orderField", "message": "expected <field>,asc|desc"}]
+                },
             )
         order.append((field.strip(), direction))
     return order

@@ -28,7 +28,9 @@ class TokenCreate(BaseModel):
 def create_token(body: TokenCreate, svc: ServicesDep, _who: AdminDep) -> dict[str, Any]:
     """Returns ``{"token": "gp_…", ...info}``; the secret is shown only here, once."""
     created = svc.auth.create_token(
-        owner=body.owner, role=body.role, name=body.name,
+        owner=body.owner,
+        role=body.role,
+        name=body.name,
         expires_in=timedelta(days=body.expiresInDays) if body.expiresInDays else None,
     )
     return {"token": created.token, **created.info.to_json()}
@@ -59,8 +61,12 @@ def revoke_token(token_id: str, svc: ServicesDep, _who: AdminDep) -> Response:
 @router.get("/api/auth/whoami", summary="The caller's user, role and token")
 def whoami(who: PrincipalDep) -> dict[str, Any]:
     """``{"user", "role", "tokenId", "tokenName"}``."""
-    return {"user": who.user, "role": who.role.value, "tokenId": who.token_id,
-            "tokenName": who.token_name}
+    return {
+        "user": who.user,
+        "role": who.role.value,
+        "tokenId": who.token_id,
+        "tokenName": who.token_name,
+    }
 
 
 @router.get("/api/audit", summary="Audit log, newest first (admin)")

@@ -18,14 +18,14 @@ https://backstage.io/docs/features/software-catalog/software-catalog-api so that
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from goldenpath.api.deps import PrincipalDep, ReaderDep, Services, ServicesDep
-from goldenpath.api.responses import FastJSON
+from goldenpath.api.responses import FastJSON, RawJSON, json_array, page_body
 from goldenpath.api.routes._params import fields_param, legacy_order_param, order_field_param
 from goldenpath.errors import InvalidInput
 
@@ -65,21 +65,27 @@ def list_entities(
         cursor = _skip(svc, filter or [], ordering, offset)
         if cursor is None:
             return FastJSON([])
-    page = svc.catalog.query_entities(
-        filters=filter or [], order=ordering, limit=limit, cursor=cursor,
+    page = svc.catalog.query_entities_json(
+        filters=filter or [],
+        order=ordering,
+        limit=limit,
+        cursor=cursor,
         fields=fields_param(fields),
     )
     headers = {"Link": _next_link(request, page.next_cursor)} if page.next_cursor else {}
-    return FastJSON(page.items, headers=headers)
+    return RawJSON(json_array(page.items), headers=headers)
 
 
 def _skip(svc: Services, filters: list[str], ordering: list[str], offset: int) -> str | None:
     """The cursor after the first ``offset`` matches, None when there are no more (keyset walk)."""
     cursor: str | None = None
     while offset > 0:
-        page = svc.catalog.query_entities(
-            filters=filters, order=ordering, limit=min(offset, ENTITIES_MAX_LIMIT),
-            cursor=cursor, fields=["kind"],
+        page = svc.catalog.query_entities_json(
+            filters=filters,
+            order=ordering,
+            limit=min(offset, ENTITIES_MAX_LIMIT),
+            cursor=cursor,
+            fields=["kind"],
         )
         offset -= len(page.items)
         cursor = page.next_cursor
@@ -105,20 +111,24 @@ def query_entities(
     fullTextFilterTerm: str | None = None,
     fullTextFilterFields: FieldsQ = None,
     cursor: str | None = None,
-) -> FastJSON:
+) -> RawJSON:
     """``{"items", "totalItems", "pageInfo": {"nextCursor"?, "prevCursor"?}}``."""
     term = fullTextFilterTerm.strip() if fullTextFilterTerm else None
     ordering = [f"{field},{direction}" for field, direction in order_field_param(orderField)]
-    page = svc.catalog.query_entities(
-        filters=filter or [], full_text=term or None, order=ordering,
-        limit=limit, cursor=cursor, fields=fields_param(fields),
+    page = svc.catalog.query_entities_json(
+        filters=filter or [],
+        full_text=term or None,
+        order=ordering,
+        limit=limit,
+        cursor=cursor,
+        fields=fields_param(fields),
     )
     page_info = {
         key: value
         for key, value in (("nextCursor", page.next_cursor), ("prevCursor", page.prev_cursor))
         if value
     }
-    return FastJSON({"items": page.items, "totalItems": page.total_items, "pageInfo": page_info})
+    return RawJSON(page_body(page.items, page.total_items, page_info))
 
 
 class EntitiesByRefs(BaseModel):
@@ -131,24 +141,24 @@ class EntitiesByRefs(BaseModel):
 @router.post("/entities/by-refs", summary="Entities for a list of refs, in order (Backstage)")
 def entities_by_refs(
     body: EntitiesByRefs, svc: ServicesDep, _who: ReaderDep, filter: FilterQ = None
-) -> FastJSON:
+) -> RawJSON:
     """``{"items": [entity | null, ...]}`` in the order of ``entityRefs``."""
     if filter:
         raise InvalidInput("filter: not supported on by-refs; filter the returned items instead")
     fields = fields_param(body.fields)
-    items: list[Any] = []
+    items: list[bytes | None] = []
     for start in range(0, len(body.entityRefs), BY_REFS_CHUNK):
         chunk = body.entityRefs[start : start + BY_REFS_CHUNK]
-        items.extend(svc.catalog.get_entities_by_refs(chunk, fields=fields))
-    return FastJSON({"items": items})
+        items.extend(svc.catalog.get_entities_json_by_refs(chunk, fields=fields))
+    return RawJSON(b'{"items":' + json_array(items) + b"}")
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}", summary="One entity by ref (Backstage)")
 def entity_by_name(
     kind: str, namespace: str, name: str, svc: ServicesDep, _who: PrincipalDep
-) -> FastJSON:
+) -> RawJSON:
     """The entity, or a 404 problem."""
-    return FastJSON(svc.catalog.get_entity_by_ref(f"{kind}:{namespace}/{name}"))
+    return RawJSON(svc.catalog.get_entity_json_by_ref(f"{kind}:{namespace}/{name}"))
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}/ancestry", summary="Ancestry (Backstage)")
@@ -160,9 +170,9 @@ def entity_ancestry(
 
 
 @router.get("/entities/by-uid/{uid}", summary="One entity by metadata.uid (Backstage)")
-def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> FastJSON:
+def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> RawJSON:
     """The entity, or a 404 problem."""
-    return FastJSON(svc.catalog.get_entity_by_uid(uid))
+    return RawJSON(svc.catalog.get_entity_json_by_uid(uid))
 
 
 @router.delete("/entities/by-uid/{uid}", status_code=204, summary="Delete an entity (Backstage)")

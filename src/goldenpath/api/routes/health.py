@@ -66,7 +66,10 @@ def _not_ready(request: Request, detail: str) -> JSONResponse:
     from goldenpath.api.problems import problem_response
 
     return problem_response(
-        status=503, title="Unavailable", code="unavailable", detail=detail,
+        status=503,
+        title="Unavailable",
+        code="unavailable",
+        detail=detail,
         instance=request.url.path,
     )
 

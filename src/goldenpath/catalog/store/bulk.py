@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-__all__ = ["insert_rows"]
+__all__ = ["insert_json_rows", "insert_rows"]
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -27,6 +28,23 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """Datetimes as SQLite text (each distinct value formatted once); rows without any as-is."""
+    if not any(isinstance(v, datetime) for v in rows[0]):
+        return rows
+    memo: dict[datetime, str] = {}
+
+    def convert(v: Any) -> Any:
+        if not isinstance(v, datetime):
+            return v
+        text = memo.get(v)
+        if text is None:
+            text = memo[v] = _sqlite_value(v)
+        return text
+
+    return [tuple(map(convert, r)) for r in rows]
+
+
 def insert_rows(
     conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
@@ -36,10 +54,16 @@ def insert_rows(
         return
     names = ", ".join(columns)
     if conn.dialect.name == "sqlite":
-        has_dt = any(isinstance(v, datetime) for v in rows[0])
-        data = [tuple(_sqlite_value(v) for v in r) for r in rows] if has_dt else list(rows)
+        data = _sqlite_rows(rows)
         marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", data)
+        # the raw DBAPI cursor: no per-row parameter checks, lists are fine; same transaction
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", data)
+        finally:
+            cursor.close()
         return
     if conn.dialect.driver == "psycopg":
         raw = conn.connection.driver_connection
@@ -49,3 +73,25 @@ def insert_rows(
                 copy.write_row(row)
         return
     conn.execute(table.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+
+
+def insert_json_rows(
+    conn: Connection, table: sa.Table, columns: Sequence[str], arrays: Sequence[bytes]
+) -> None:
+    """Insert rows given as JSON arrays of arrays (orjson bytes, values ordered like ``columns``).
+
+    SQLite reads the JSON itself (``json_each``: no Python object per row); other backends
+    decode it and use :func:`insert_rows`. Values must be strings or ``null``.
+    """
+    parts = [a[1:-1] for a in arrays if len(a) > 2]  # drop each "[" and "]", skip "[]"
+    if not parts:
+        return
+    if conn.dialect.name != "sqlite":
+        insert_rows(conn, table, columns, orjson.loads(b"[" + b",".join(parts) + b"]"))
+        return
+    names = ", ".join(columns)
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)",
+        ("[" + ",".join(p.decode() for p in parts) + "]",),
+    )

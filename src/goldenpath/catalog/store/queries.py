@@ -1,9 +1,8 @@
-"""Reads: entities with their relations, filtered/ordered keyset pages, facets, errors, ancestry.
+"""Reads: entities with their relations, facets, errors, ancestry (pages: ``store.pages``).
 
-Every list is bounded (:data:`goldenpath.catalog.filters.MAX_PAGE_SIZE`). Filters become
-``IN`` sub-selects on the indexed search and relations tables; ``kind``, ``metadata.name`` and
-``metadata.namespace`` use the entity table's own columns. Pages are keyset ranges on
-``(sort value, entity_ref)``, never ``OFFSET``.
+Every list is bounded (:data:`goldenpath.catalog.filters.MAX_PAGE_SIZE`). Entities are served
+as JSON bytes: the stored document with its ``relations`` array spliced in, never parsed and
+re-serialised on the hot paths; the dict forms parse those bytes.
 
 Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 """
@@ -11,15 +10,16 @@ Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import Connection
 
-from goldenpath.catalog.filters import Condition, Cursor, FilterSet, Order, fulltext_terms
+from goldenpath.catalog.filters import FilterSet
 from goldenpath.catalog.model import Entity
+from goldenpath.catalog.store.pages import Page, count_matching, query_page, where_clause
 from goldenpath.catalog.store.tables import (
     catalog_entities,
     catalog_errors,
@@ -33,88 +33,115 @@ __all__ = [
     "count_matching",
     "dangling_relations",
     "entities_by_refs",
+    "entities_json_by_refs",
     "entity_by_ref",
     "entity_by_uid",
+    "entity_json_by_ref",
+    "entity_json_by_uid",
     "facet_counts",
     "list_errors",
     "parent_ref_of",
     "query_page",
+    "stitch_json",
     "version",
 ]
 
 E = catalog_entities.c
 S = catalog_search.c
 R = catalog_relations.c
-_COLUMNS = {"kind": E.kind, "metadata.name": E.name, "metadata.namespace": E.namespace}
 
 
-@dataclass(slots=True)
-class Page:
-    """One page of entities: ``items``, the total matching, and the keyset end (if more)."""
+@lru_cache(maxsize=65536)
+def _target_fragment(target: str) -> bytes:
+    """``"targetRef":…,"target":{…}`` of one relation target (a pure function, memoised)."""
+    kind, _, rest = target.partition(":")
+    namespace, _, name = rest.partition("/")
+    body = {"targetRef": target, "target": {"kind": kind, "namespace": namespace, "name": name}}
+    return orjson.dumps(body)[1:-1]
 
-    items: list[Entity]
-    total_items: int
-    last: tuple[str | None, str] | None  # (sort value, entity_ref) of the last item, when more
+
+@lru_cache(maxsize=1024)
+def _type_prefix(type_: str) -> bytes:
+    return b'{"type":' + orjson.dumps(type_) + b","
 
 
-def _relations_for(conn: Connection, refs: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """Backstage-shaped relations of each ref (where it is the source), sorted, deduplicated."""
-    out: dict[str, list[dict[str, Any]]] = {}
+def _relations_json(conn: Connection, refs: Sequence[str]) -> dict[str, bytes]:
+    """Backstage-shaped ``relations`` JSON arrays of each ref (as source), sorted, deduplicated."""
+    parts: dict[str, list[bytes]] = {}
     rows: set[tuple[str, str, str]] = set()
     for i in range(0, len(refs), 500):
-        chunk = list(refs[i : i + 500])
+        # sorted and deduplicated here: cheaper than a temporary B-tree in the database
         result = conn.execute(
             sa.select(R.source_entity_ref, R.type, R.target_entity_ref).where(
-                R.source_entity_ref.in_(chunk)
+                R.source_entity_ref.in_(refs[i : i + 500])
             )
         )
-        rows.update(map(tuple, result.cursor.fetchall()) if result.cursor else ())
+        rows.update(map(tuple, result.all()))
     for source, type_, target in sorted(rows):
-        kind, _, rest = target.partition(":")
-        namespace, _, name = rest.partition("/")
-        out.setdefault(source, []).append(
-            {
-                "type": type_,
-                "targetRef": target,
-                "target": {"kind": kind, "namespace": namespace, "name": name},
-            }
-        )
-    return out
+        parts.setdefault(source, []).append(_type_prefix(type_) + _target_fragment(target) + b"}")
+    return {source: b"[" + b",".join(items) + b"]" for source, items in parts.items()}
+
+
+def _splice(text: str, relations: bytes) -> bytes:
+    """The stored entity JSON with ``"relations": …`` added, without parsing it."""
+    raw = text.encode()
+    if raw.endswith(b"}") and len(raw) > 2 and b'"relations"' not in raw:
+        return raw[:-1] + b',"relations":' + relations + b"}"
+    entity = orjson.loads(raw)  # unusual shape: take the slow, certain path
+    entity["relations"] = orjson.loads(relations)
+    return orjson.dumps(entity)
+
+
+def stitch_json(conn: Connection, rows: Sequence[Any]) -> list[bytes]:
+    """Entity JSON documents (bytes, ``relations`` attached) from ``(entity_ref, json)`` rows."""
+    relations = _relations_json(conn, [r[0] for r in rows])
+    return [_splice(text, relations.get(ref, b"[]")) for ref, text in rows]
 
 
 def _stitch(conn: Connection, rows: Sequence[Any]) -> list[Entity]:
-    """Entities from ``(entity_ref, entity json)`` rows, with ``relations`` attached."""
-    relations = _relations_for(conn, [r[0] for r in rows])
-    out = []
-    for ref, text in rows:
-        entity = orjson.loads(text)
-        entity["relations"] = relations.get(ref, [])
-        out.append(entity)
-    return out
+    """Entities (dicts) from ``(entity_ref, entity json)`` rows, with ``relations`` attached."""
+    return [orjson.loads(doc) for doc in stitch_json(conn, rows)]
+
+
+def entity_json_by_ref(conn: Connection, ref: str) -> bytes | None:
+    """The JSON document of the entity with lower-cased ref ``ref``, or ``None``."""
+    rows = conn.execute(sa.select(E.entity_ref, E.entity).where(E.entity_ref == ref)).all()
+    return stitch_json(conn, rows)[0] if rows else None
+
+
+def entity_json_by_uid(conn: Connection, uid: str) -> bytes | None:
+    """The JSON document of the entity whose ``metadata.uid`` is ``uid``, or ``None``."""
+    rows = conn.execute(sa.select(E.entity_ref, E.entity).where(E.entity_id == uid)).all()
+    return stitch_json(conn, rows)[0] if rows else None
 
 
 def entity_by_ref(conn: Connection, ref: str) -> Entity | None:
     """The entity with lower-cased ref ``ref``, or ``None``."""
-    row = conn.execute(sa.select(E.entity_ref, E.entity).where(E.entity_ref == ref)).first()
-    return _stitch(conn, [row])[0] if row else None
+    found = entity_json_by_ref(conn, ref)
+    return None if found is None else orjson.loads(found)
 
 
 def entity_by_uid(conn: Connection, uid: str) -> Entity | None:
     """The entity whose ``metadata.uid`` is ``uid``, or ``None``."""
-    row = conn.execute(sa.select(E.entity_ref, E.entity).where(E.entity_id == uid)).first()
-    return _stitch(conn, [row])[0] if row else None
+    found = entity_json_by_uid(conn, uid)
+    return None if found is None else orjson.loads(found)
 
 
-def entities_by_refs(conn: Connection, refs: Sequence[str]) -> dict[str, Entity]:
-    """Entities by lower-cased ref (missing refs are absent from the result)."""
+def entities_json_by_refs(conn: Connection, refs: Sequence[str]) -> dict[str, bytes]:
+    """Entity JSON documents by lower-cased ref (missing refs are absent from the result)."""
     rows: list[Any] = []
     for i in range(0, len(refs), 500):
         rows.extend(
             conn.execute(
                 sa.select(E.entity_ref, E.entity).where(E.entity_ref.in_(refs[i : i + 500]))
-            )
+            ).all()
         )
-    return {e_ref: ent for (e_ref, _), ent in zip(rows, _stitch(conn, rows), strict=True)}
+    return {r[0]: doc for r, doc in zip(rows, stitch_json(conn, rows), strict=True)}
+
+
+def entities_by_refs(conn: Connection, refs: Sequence[str]) -> dict[str, Entity]:
+    """Entities by lower-cased ref (missing refs are absent from the result)."""
+    return {ref: orjson.loads(doc) for ref, doc in entities_json_by_refs(conn, refs).items()}
 
 
 def parent_ref_of(conn: Connection, ref: str) -> str | None:
@@ -130,216 +157,10 @@ def version(conn: Connection) -> int:
     )
 
 
-def _probe(cond: Condition) -> ColumnElement[bool]:
-    """Per-row ``EXISTS`` form of a condition: cheap when walking entities in ref order.
-
-    Column conditions are wrapped (``kind || ''``) so no index serves them: the planner then
-    walks the ``entity_ref`` index in order and stops after one page, instead of collecting
-    every match through the ``kind`` index and sorting them.
-    """
-    if cond.key in _COLUMNS:
-        if cond.values is None:
-            return sa.true()
-        return (_COLUMNS[cond.key] + sa.literal("")).in_(cond.values)
-    if cond.key.startswith("relations."):
-        return _condition(cond)
-    sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == cond.key)
-    if cond.values is not None:
-        sub = sub.where(S.value.in_(cond.values))
-    return sub.exists()
-
-
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    if cond.key in _COLUMNS:
-        column = _COLUMNS[cond.key]
-        return sa.true() if cond.values is None else column.in_(cond.values)
-    if cond.key.startswith("relations."):
-        rel_type = cond.key.split(".", 1)[1]
-        sub = sa.select(R.source_entity_ref).where(sa.func.lower(R.type) == rel_type)
-        if cond.values is not None:
-            sub = sub.where(R.target_entity_ref.in_(cond.values))
-        return E.entity_ref.in_(sub)
-    sub = sa.select(S.entity_id).where(S.key == cond.key)
-    if cond.values is not None:
-        sub = sub.where(S.value.in_(cond.values))
-    return E.entity_id.in_(sub)
-
-
-def _where(
-    conn: Connection, filters: FilterSet, full_text: str | None, *, probe: bool = False
-) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = []
-    make = _probe if probe else _condition
-    if filters:
-        clauses.append(sa.or_(*(sa.and_(*(make(c) for c in g)) for g in filters)))
-    terms = fulltext_terms(full_text)
-    if terms and conn.dialect.name == "sqlite":
-        match = " ".join(f'"{t}"*' for t in terms)
-        clauses.append(
-            E.id.in_(
-                sa.text("SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH :fts")
-                .bindparams(fts=match)
-                .columns(sa.column("rowid"))
-            )
-        )
-    elif terms:
-        query = " & ".join(f"{t}:*" for t in terms)
-        clauses.append(
-            sa.literal_column("catalog_entities.search_tsv").bool_op("@@")(
-                sa.func.to_tsquery("simple", query)
-            )
-        )
-    return sa.and_(sa.true(), *clauses)
-
-
-def _sort_column(order: Order | None) -> ColumnElement[Any] | None:
-    if order is None:
-        return None
-    if order.field in _COLUMNS:
-        return _COLUMNS[order.field]
-    return (
-        sa.select(sa.func.min(S.value))
-        .where(S.entity_id == E.entity_id, S.key == order.field)
-        .scalar_subquery()
-    )
-
-
-def _after(
-    value: ColumnElement[Any], order: Order, last: tuple[str | None, str]
-) -> ColumnElement[bool]:
-    last_value, last_ref = last
-    if last_value is None:
-        return sa.and_(value.is_(None), E.entity_ref > last_ref)
-    beyond = value < last_value if order.descending else value > last_value
-    return sa.or_(beyond, sa.and_(value == last_value, E.entity_ref > last_ref), value.is_(None))
-
-
-#: above this many matches, pages walk the ref index and probe each row instead of
-#: materialising the matching set and sorting it
-_DENSE = 2000
-
-
-def count_matching(conn: Connection, filters: FilterSet, full_text: str | None) -> int:
-    """How many entities match (``totalItems``)."""
-    where = _where(conn, filters, full_text)
-    stmt = sa.select(sa.func.count()).select_from(catalog_entities).where(where)
-    return int(conn.execute(stmt).scalar_one())
-
-
-def query_page(
-    conn: Connection,
-    *,
-    filters: FilterSet,
-    full_text: str | None,
-    order: Order | None,
-    limit: int,
-    after: Cursor | None,
-    total: int | None = None,
-    population: int | None = None,
-) -> Page:
-    """One keyset page of entities matching ``filters`` and ``full_text``, sorted by ``order``.
-
-    ``total``: ``totalItems`` when the caller knows it (cached), else it is counted.
-    ``population``: how many entities exist (cached by the caller), used to size the windows
-    of a dense page: when many entities match, the page walks the ``entity_ref`` index in
-    windows and filters each window, so it reads about ``limit / density`` rows instead of
-    sorting every match (planners on both backends misjudge this on their own).
-    """
-    if total is None:
-        total = count_matching(conn, filters, full_text)
-    # full text is matched as a set (FTS5 cannot probe one row cheaply): sorted path
-    if order is None and total > _DENSE and filters and not full_text:
-        rows = _dense_rows(conn, filters, full_text, limit + 1, after, total, population)
-        value = None
-    else:
-        rows, value = _sorted_rows(conn, filters, full_text, order, limit + 1, after)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = _stitch(conn, [(r[0], r[1]) for r in rows])
-    last = None
-    if more and rows:
-        last = (rows[-1][2] if value is not None else None, rows[-1][0])
-    return Page(items, int(total), last)
-
-
-def _sorted_rows(
-    conn: Connection,
-    filters: FilterSet,
-    full_text: str | None,
-    order: Order | None,
-    n: int,
-    after: Cursor | None,
-) -> tuple[list[Any], Any]:
-    where = _where(conn, filters, full_text)
-    value = _sort_column(order)
-    stmt: Any = sa.select(E.entity_ref, E.entity).where(where)
-    if value is None:
-        if after is not None:
-            stmt = stmt.where(E.entity_ref > after.last_ref)
-        stmt = stmt.order_by(E.entity_ref)
-    else:
-        assert order is not None
-        value = value.label("sort_value")
-        stmt = sa.select(E.entity_ref, E.entity, value).where(where)
-        if after is not None:
-            stmt = stmt.where(_after(value, order, (after.last_value, after.last_ref)))
-        stmt = stmt.order_by(
-            value.is_(None), value.desc() if order.descending else value, E.entity_ref
-        )
-    return list(conn.execute(stmt.limit(n)).all()), value
-
-
-def _single_kind(filters: FilterSet) -> str | None:
-    """The one kind every match must have (``kind=x`` in a single filter group), if any."""
-    if len(filters) != 1:
-        return None
-    kinds = [c.values for c in filters[0] if c.key == "kind" and c.values is not None]
-    return kinds[0][0] if len(kinds) == 1 and len(kinds[0]) == 1 else None
-
-
-def _dense_rows(
-    conn: Connection,
-    filters: FilterSet,
-    full_text: str | None,
-    n: int,
-    after: Cursor | None,
-    total: int,
-    population: int | None,
-) -> list[Any]:
-    if population is None:
-        population = count_matching(conn, (), None)
-    density = max(total / max(population, 1), 1e-3)
-    window = min(20_000, max(2 * n, int(n / density * 1.5)))
-    where = _where(conn, filters, full_text, probe=True)
-    last = after.last_ref if after is not None else None
-    kind = _single_kind(filters)
-    found: list[Any] = []
-    while len(found) < n:
-        refs_stmt = sa.select(E.entity_ref).order_by(E.entity_ref).limit(window)
-        if kind is not None:
-            refs_stmt = refs_stmt.where(E.kind == kind)
-        if last is not None:
-            refs_stmt = refs_stmt.where(E.entity_ref > last)
-        refs = list(conn.execute(refs_stmt).scalars())
-        if not refs:
-            break
-        found.extend(
-            conn.execute(
-                sa.select(E.entity_ref, E.entity)
-                .where(E.entity_ref >= refs[0], E.entity_ref <= refs[-1], where)
-                .order_by(E.entity_ref)
-                .limit(n - len(found))
-            ).all()
-        )
-        last = refs[-1]
-        window = min(20_000, window * 2)
-    return found
-
-
 def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[str, Any]]:
     """``[{"value", "count"}]`` for one facet (original-case values, most frequent first)."""
     key = facet.lower()
-    where = _where(conn, filters, None) if filters else None
+    where = where_clause(conn, filters, None) if filters else None
     if key.startswith("relations."):
         stmt = (
             sa.select(R.target_entity_ref, sa.func.count(sa.distinct(R.source_entity_ref)))

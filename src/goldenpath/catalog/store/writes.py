@@ -24,6 +24,9 @@ from goldenpath.catalog.store.tables import (
 __all__ = ["Writes", "analyze", "apply", "bump_version"]
 
 _CHUNK = 500
+_SEARCH_COLUMNS = ("entity_id", "key", "value", "original_value")
+_RELATION_COLUMNS = ("originating_entity_id", "source_entity_ref", "type", "target_entity_ref")
+_READY_BATCH = 5000  # prepared entities whose rows are decoded and inserted at a time
 _FTS_INSERT_TRIGGER = "catalog_entities_fts_ai"
 _BULK_CACHE_KIB = 262_144  # SQLite page cache while a bulk load builds its indexes
 
@@ -144,6 +147,8 @@ def _bulk_session(conn: Connection) -> Iterator[None]:
     if sqlite:
         cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
         conn.exec_driver_sql(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+        # index builds may sort with a helper thread (processing workers are done by now)
+        conn.exec_driver_sql("PRAGMA threads=2")
     else:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_PG_FTS_INDEX[0]}")
     for index in _BULK_INDEXES:
@@ -157,6 +162,7 @@ def _bulk_session(conn: Connection) -> Iterator[None]:
     finally:
         if cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
+            conn.exec_driver_sql("PRAGMA threads=0")
 
 
 def _insert_entities_bulk(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -195,16 +201,21 @@ def _apply_derived(conn: Connection, writes: Writes) -> None:
         )
     search: list[SearchRow] = []
     relations: list[RelationRow] = []
-    for prep in writes.ready:
-        search += prep.search
-        relations += prep.relations
     for uid, entity, rels in derived:
         search.extend([(uid, k, v, o) for k, v, o in search_rows(entity)])
         relations.extend((uid, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
-    bulk.insert_rows(conn, catalog_search, ("entity_id", "key", "value", "original_value"), search)
-    bulk.insert_rows(
-        conn,
-        catalog_relations,
-        ("originating_entity_id", "source_entity_ref", "type", "target_entity_ref"),
-        relations,
-    )
+    _insert_derived(conn, search, relations)
+    ready = writes.ready
+    for i in range(0, len(ready), _READY_BATCH):
+        batch = ready[i : i + _READY_BATCH]
+        bulk.insert_json_rows(conn, catalog_search, _SEARCH_COLUMNS, [p.search_json for p in batch])
+        bulk.insert_json_rows(
+            conn, catalog_relations, _RELATION_COLUMNS, [p.relations_json for p in batch]
+        )
+
+
+def _insert_derived(
+    conn: Connection, search: list[SearchRow], relations: list[RelationRow]
+) -> None:
+    bulk.insert_rows(conn, catalog_search, _SEARCH_COLUMNS, search)
+    bulk.insert_rows(conn, catalog_relations, _RELATION_COLUMNS, relations)

@@ -35,8 +35,10 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True, autoincrement=True,
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
         ),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(500), nullable=True),

@@ -1,0 +1,241 @@
+"""Processing in a worker pool stores exactly what in-process processing stores.
+
+Workers derive each new entity's rows (content hash, stored JSON, search rows, relations,
+full text); the writer inserts them as they are. These tests register the same catalog both
+ways and compare what a user can see, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from goldenpath.catalog import ingest
+from goldenpath.catalog.service import CatalogService
+
+TREE = {
+    "org.yaml": """
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: team-a, title: Team A}
+spec: {type: team, children: [], members: [ada]}
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata: {name: ada}
+spec: {memberOf: [team-a], profile: {email: ada@example.com}}
+""",
+    "svc/catalog-info.yaml": """
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: Orders
+  description: Takes orders
+  tags: [python, payments]
+  annotations: {github.com/project-slug: acme/orders}
+spec:
+  type: service
+  lifecycle: production
+  owner: team-a
+  system: shop
+  dependsOn: [resource:orders-db, component:missing-one]
+  providesApis: [orders-api]
+---
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata: {name: orders-api}
+spec:
+  type: openapi
+  lifecycle: production
+  owner: team-a
+  definition:
+    $text: ./openapi.txt
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: Bad Name!}
+spec: {type: service, lifecycle: production, owner: team-a}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: team-a}
+spec: {type: team, children: []}
+""",
+    "svc/openapi.txt": "openapi: 3.0.0\ninfo: {title: Orders, version: '1'}\npaths: {}\n",
+    "more/location.yaml": """
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: more}
+spec: {targets: [./db.yaml, ./absent.yaml]}
+""",
+    "more/db.yaml": """
+apiVersion: backstage.io/v1alpha1
+kind: Resource
+metadata: {name: orders-db, description: "x" }
+spec: {type: database, owner: team-a, system: shop}
+""",
+}
+
+
+def _snapshot(engine: Engine, catalog: CatalogService) -> dict[str, Any]:
+    """What the store holds, without uids/etags/location ids (they differ run to run)."""
+    with engine.connect() as conn:
+        refs = {
+            r[0]: r[1]
+            for r in conn.execute(sa.text("SELECT entity_id, entity_ref FROM catalog_entities"))
+        }
+        search = sorted(
+            (refs[uid], key, value, original)
+            for uid, key, value, original in conn.execute(
+                sa.text("SELECT entity_id, key, value, original_value FROM catalog_search")
+            )
+            if key != "metadata.uid"
+        )
+        relations = sorted(
+            (refs[uid], s, t, g)
+            for uid, s, t, g in conn.execute(sa.text("SELECT * FROM catalog_relations"))
+        )
+        rows = conn.execute(
+            sa.text("SELECT entity_ref, hash, search_text, location_key FROM catalog_entities")
+        )
+        hashes = sorted(tuple(r) for r in rows)
+    entities = []
+    for item in catalog.query_entities(limit=500).items:
+        meta = {k: v for k, v in item["metadata"].items() if k not in ("uid", "etag")}
+        entities.append({**item, "metadata": meta})
+    errors = sorted(
+        (e["source"], e["index"], e["entityRef"], e["stage"], e["path"], e["message"])
+        for e in catalog.list_errors()
+    )
+    found = catalog.query_entities(full_text="payments").items
+    return {
+        "entities": entities,
+        "search": search,
+        "relations": relations,
+        "hashes": hashes,
+        "errors": errors,
+        "full_text": [e["metadata"]["name"] for e in found],
+    }
+
+
+def _register(catalog: CatalogService, root: Path, threshold: int) -> Any:
+    ingest.POOL_THRESHOLD = threshold
+    return catalog.register_location(type="file", target=str(root))
+
+
+@pytest.fixture()
+def restore_threshold() -> Any:
+    before = ingest.POOL_THRESHOLD
+    yield
+    ingest.POOL_THRESHOLD = before
+
+
+def test_pool_and_in_process_store_the_same_catalog(
+    catalog: CatalogService, engine: Engine, tmp_path: Path, file_tree: Any, restore_threshold: Any
+) -> None:
+    root = file_tree(tmp_path / "cat", TREE)
+    pooled = _register(catalog, root, 1)
+    seen = _snapshot(engine, catalog)
+    catalog.delete_location(pooled.location["id"])
+    local = _register(catalog, root, 10**9)
+
+    assert _snapshot(engine, catalog) == seen
+    assert pooled.report is not None and local.report is not None
+    assert sorted(pooled.report.added) == sorted(local.report.added)
+    assert "api:default/orders-api" in pooled.report.added
+    assert seen["full_text"] == ["Orders"]
+    assert any(e[3] == "conflict" for e in seen["errors"])  # the second group:team-a
+
+
+def test_hashes_from_workers_match_the_writers_own(
+    catalog: CatalogService, tmp_path: Path, file_tree: Any, restore_threshold: Any
+) -> None:
+    root = file_tree(tmp_path / "cat", TREE)
+    _register(catalog, root, 1)
+    ingest.POOL_THRESHOLD = 10**9
+    in_process = catalog.refresh()
+    ingest.POOL_THRESHOLD = 1
+    pooled = catalog.refresh()
+
+    assert not in_process.updated and not in_process.added and in_process.unchanged
+    assert not pooled.updated and sorted(pooled.unchanged) == sorted(in_process.unchanged)
+
+
+def test_a_changed_file_is_an_update_that_keeps_the_uid_in_the_pool(
+    catalog: CatalogService, tmp_path: Path, file_tree: Any, restore_threshold: Any
+) -> None:
+    root = file_tree(tmp_path / "cat", TREE)
+    _register(catalog, root, 1)
+    before = catalog.get_entity_by_ref("component:default/orders")
+    (root / "svc" / "catalog-info.yaml").write_text(
+        TREE["svc/catalog-info.yaml"].replace("Takes orders", "Takes all the orders")
+    )
+    report = catalog.refresh()
+
+    after = catalog.get_entity_by_ref("component:default/orders")
+    assert report.updated == ["component:default/orders"]
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["metadata"]["etag"] != before["metadata"]["etag"]
+    assert after["metadata"]["description"] == "Takes all the orders"
+    found = catalog.query_entities(filters=["metadata.description=takes all the orders"])
+    assert [e["metadata"]["name"] for e in found.items] == ["Orders"]
+
+
+DOC = """apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: c-{i}
+  description: bulk{i} component
+spec:
+  type: service
+  lifecycle: production
+  owner: group:team-{g}
+"""
+
+
+def test_bulk_load_fills_full_text_and_later_inserts_are_indexed(
+    catalog: CatalogService, engine: Engine, tmp_path: Path, file_tree: Any, restore_threshold: Any
+) -> None:
+    files = {
+        f"f{f:02d}.yaml": "---\n".join(DOC.format(i=f * 100 + j, g=j % 10) for j in range(100))
+        for f in range(55)
+    }
+    root = file_tree(tmp_path / "big", files)
+    _register(catalog, root, 1)  # 5,501 new entities: the bulk path (indexes rebuilt)
+    late = file_tree(tmp_path / "late", {"c.yaml": DOC.format(i="late", g=1)})
+    _register(catalog, late, 10**9)  # a small write: the per-row full-text path
+
+    assert catalog.query_entities(full_text="bulk4321").total_items == 1
+    assert catalog.query_entities(full_text="bulklate").total_items == 1
+    assert catalog.query_entities(full_text="component").total_items == 5501
+    owned = catalog.query_entities(filters=["relations.ownedBy=group:default/team-3"], limit=5)
+    assert owned.total_items == 550
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            triggers = {
+                r[0]
+                for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='trigger'")
+            }
+        assert {"catalog_entities_fts_ai", "catalog_entities_fts_ad"} <= triggers
+    names = {ix["name"] for ix in sa.inspect(engine).get_indexes("catalog_entities")}
+    assert "ix_catalog_entities_kind_ref" in names
+    if engine.dialect.name == "postgresql":
+        assert "ix_catalog_entities_search_tsv" in names
+
+
+def test_a_removed_file_orphans_its_entities_in_the_pool(
+    catalog: CatalogService, tmp_path: Path, file_tree: Any, restore_threshold: Any
+) -> None:
+    root = file_tree(tmp_path / "cat", TREE)
+    _register(catalog, root, 1)
+    (root / "more" / "db.yaml").unlink()
+    report = catalog.refresh()
+
+    orphan = catalog.get_entity_by_ref("resource:default/orders-db")
+    assert report.orphaned == ["resource:default/orders-db"]
+    assert orphan["metadata"]["annotations"]["backstage.io/orphan"] == "true"
+    assert "component:default/orders" in report.unchanged
