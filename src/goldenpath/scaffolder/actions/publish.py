@@ -1,0 +1,7 @@
+"""Scaffolder actions: publish (being written)."""
+
+from __future__ import annotations
+
+from goldenpath.scaffolder.actions.base import Action
+
+ACTIONS: list[Action] = []
