@@ -8,10 +8,18 @@ first start writes, and reports the process's peak resident memory before stoppi
 connection (a bounded loop: a request count and a time cap per scenario) and returns
 latency percentiles in milliseconds. Every response must be 200; anything else aborts the
 run, so a benchmark can never report the speed of an error page.
+
+Run alone, it times a server on a data directory that is already filled (e.g. one kept by
+``catalog_bench.py --workdir DIR --keep``), so read-path changes are measured without
+ingesting again:
+
+    .venv/bin/python benchmarks/httpbench.py --home /tmp/bench100k/home-sqlite \
+        --database-url sqlite:////tmp/bench100k/sqlite/goldenpath.db --entities 100000
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -26,7 +34,14 @@ from urllib.parse import quote
 
 import httpx
 
-__all__ = ["Scenario", "ServerProcess", "build_scenarios", "percentiles", "run_scenarios"]
+__all__ = [
+    "Scenario",
+    "ServerProcess",
+    "build_scenarios",
+    "main",
+    "percentiles",
+    "run_scenarios",
+]
 
 _SERVE = (
     "from goldenpath.settings import load_settings\n"
@@ -171,6 +186,24 @@ def build_scenarios(
             5.0,
         ),
         Scenario(
+            "owner_spec_page",
+            "GET /entities?filter=spec.owner={team}&limit=50",
+            pick(teams, lambda t: f"{api}/entities?limit=50&filter=" + _q(f"spec.owner={t}")),
+            5.0,
+        ),
+        Scenario(
+            "owner_spec_query",
+            "GET /entities/by-query?filter=kind=component,spec.owner={team}&limit=50",
+            pick(
+                teams,
+                lambda t: (
+                    f"{api}/entities/by-query?limit=50&filter="
+                    + _q(f"kind=component,spec.owner={t}")
+                ),
+            ),
+            5.0,
+        ),
+        Scenario(
             "type_filter_page",
             "GET /entities?filter=kind=component,spec.type=service,spec.lifecycle=production"
             "&limit=50",
@@ -277,3 +310,67 @@ def _get(client: httpx.Client, path: str) -> httpx.Response:
     if r.status_code != 200:
         raise RuntimeError(f"GET {path} answered {r.status_code}: {r.text[:500]}")
     return r
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages (the machine may be shared while timing)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the HTTP scenarios against an existing data directory; print one line each.
+
+    The catalog names come from ``catalog_gen.build_catalog(--entities, seed=--seed)``, so the
+    data directory must have been filled from the same catalog.
+    """
+    p = argparse.ArgumentParser(description="Time the catalog API on an existing data directory.")
+    p.add_argument("--home", type=Path, required=True, help="GOLDENPATH_HOME of the filled store")
+    p.add_argument("--database-url", required=True)
+    p.add_argument("--entities", type=int, default=100_000, help="size the catalog was built at")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--requests", type=int, default=1000, help="timed requests per scenario")
+    p.add_argument("--only", default="", help="comma-separated scenario names (default all)")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import catalog_gen
+
+    cat = catalog_gen.build_catalog(args.entities, seed=args.seed)
+    server = ServerProcess(
+        home=args.home, database_url=args.database_url, log=args.home / "httpbench.log"
+    )
+    server.start()
+    try:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30.0) as client:
+            scenarios = build_scenarios(
+                components=cat.names("components"),
+                teams=[g for g in cat.names("groups") if g.startswith("team-")],
+                words=[n.split("-")[1] for n in cat.names("components")[:200]],
+                cursors=collect_cursors(client),
+                rng=random.Random(args.seed),
+                n=args.requests,
+            )
+            only = {s.strip() for s in args.only.split(",") if s.strip()}
+            chosen = [s for s in scenarios if not only or s.name in only]
+            print(f"load before: {_load()}", flush=True)
+            results = run_scenarios(client, chosen)
+            print(f"load after:  {_load()}", flush=True)
+    finally:
+        server.stop()
+    for name, r in results.items():
+        line = r.get("error") or (
+            f"p50 {r['p50_ms']:7.2f}  p90 {r['p90_ms']:7.2f}  p99 {r['p99_ms']:7.2f} ms"
+            f"  ({r['requests']} req) {'ok' if r['met'] else '' if r['met'] is None else 'MISSED'}"
+        )
+        print(f"{name:20s} {line}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,7 +19,16 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from goldenpath.errors import InvalidInput
 
-__all__ = ["CatalogSettings", "ServerSettings", "Settings", "load_settings"]
+__all__ = [
+    "CatalogSettings",
+    "GitHubIntegration",
+    "GitLabIntegration",
+    "IntegrationsSettings",
+    "ScaffolderSettings",
+    "ServerSettings",
+    "Settings",
+    "load_settings",
+]
 
 
 def _default_home() -> Path:
@@ -80,6 +89,59 @@ class CatalogSettings(BaseModel):
     )
 
 
+class ScaffolderSettings(BaseModel):
+    """Software-template tasks (Backstage's ``scaffolder.*``): workers, time limits, workspaces.
+
+    A worker thread runs one task at a time and writes a heartbeat every
+    ``heartbeat_interval`` seconds; a ``processing`` task whose heartbeat is older than
+    ``stale_after`` seconds belonged to a server that died and is failed (never left running).
+    """
+
+    workers: int = Field(default=2, ge=0, le=64, description="task worker threads; 0 = none")
+    task_timeout: float = Field(
+        default=1800.0, gt=0, description="seconds a task may run before it is cancelled"
+    )
+    heartbeat_interval: float = Field(
+        default=2.0, gt=0, description="seconds between heartbeats of a running task"
+    )
+    stale_after: float = Field(
+        default=30.0, gt=0, description="seconds without heartbeat after which a task is dead"
+    )
+    workspace_dir: Path | None = Field(
+        default=None, description="task workspaces; default <home>/scaffolder/workspaces"
+    )
+    keep_workspaces: bool = Field(
+        default=False, description="keep a task's workspace after it ends (debugging)"
+    )
+    builtin_templates: bool = Field(
+        default=True,
+        description="publish the packaged golden paths to the git host and register them at start",
+    )
+
+
+class GitHubIntegration(BaseModel):
+    """Backstage ``integrations.github``: used by ``publish:github`` and pull requests."""
+
+    token: str | None = Field(default=None, description="personal access / app token")
+    api_base_url: str = "https://api.github.com"
+    host: str = "github.com"
+
+
+class GitLabIntegration(BaseModel):
+    """Backstage ``integrations.gitlab``: used by ``publish:gitlab``."""
+
+    token: str | None = Field(default=None, description="personal / project access token")
+    api_base_url: str = "https://gitlab.com/api/v4"
+    host: str = "gitlab.com"
+
+
+class IntegrationsSettings(BaseModel):
+    """Outside source-control hosts (``GOLDENPATH_INTEGRATIONS__GITHUB__TOKEN`` …)."""
+
+    github: GitHubIntegration = Field(default_factory=GitHubIntegration)
+    gitlab: GitLabIntegration = Field(default_factory=GitLabIntegration)
+
+
 class Settings(BaseSettings):
     """The whole settings tree.
 
@@ -97,6 +159,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     server: ServerSettings = Field(default_factory=ServerSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    scaffolder: ScaffolderSettings = Field(default_factory=ScaffolderSettings)
+    integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
 
     @field_validator("home")
     @classmethod
@@ -117,6 +181,11 @@ class Settings(BaseSettings):
     def run_dir(self) -> Path:
         """PID files, server address and logs of processes the platform started."""
         return self.home / "run"
+
+    @property
+    def scaffolder_workspace_dir(self) -> Path:
+        """Where task workspaces are created (``scaffolder.workspace_dir`` or under home)."""
+        return self.scaffolder.workspace_dir or self.home / "scaffolder" / "workspaces"
 
     @classmethod
     def settings_customise_sources(

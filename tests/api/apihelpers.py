@@ -51,6 +51,7 @@ class Api:
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings on ``home`` with the refresh loop off (tests refresh explicitly)."""
+    """Settings on ``home`` with the refresh loop and built-in templates off (tests opt in)."""
     catalog = {"refresh_interval": 0, **overrides.pop("catalog", {})}
-    return Settings(home=home, catalog=catalog, **overrides)
+    scaffolder = {"builtin_templates": False, **overrides.pop("scaffolder", {})}
+    return Settings(home=home, catalog=catalog, scaffolder=scaffolder, **overrides)

@@ -1,10 +1,12 @@
 """The fast read path keeps its promises: cached tokens still honour revocation and expiry,
-last use is still recorded, and entity documents are sent byte-for-byte as the service has them.
+last use is still recorded, entity documents are sent byte-for-byte as the service has them,
+and reads answered on the event loop equal those answered in worker threads.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -100,3 +102,42 @@ def test_entity_documents_are_served_as_the_service_has_them(catalog_api: Api) -
         "/api/catalog/entities/by-refs", json={"entityRefs": [ref, "component:default/nope"]}
     ).json()
     assert by_refs == {"items": [first, None]}
+
+
+def _read_everything(api: Api) -> list[tuple[int, bytes]]:
+    """Status and body of each hot read (entity documents, pages, cursor pages, facets)."""
+    first = api.get(
+        "/api/catalog/entities/by-query", params={"limit": 2, "filter": "kind=component"}
+    )
+    uid = first.json()["items"][0]["metadata"]["uid"]
+    paths: list[tuple[str, dict[str, Any]]] = [
+        ("/api/catalog/entities/by-name/component/default/checkout", {}),
+        (f"/api/catalog/entities/by-uid/{uid}", {}),
+        ("/api/catalog/entities/by-query", {"limit": 2, "filter": "kind=component"}),
+        ("/api/catalog/entities/by-query", {"cursor": first.json()["pageInfo"]["nextCursor"]}),
+        ("/api/catalog/entities", {"limit": 3, "filter": "spec.owner=team-a"}),
+        ("/api/catalog/entity-facets", {"facet": ["kind", "spec.type"]}),
+        ("/api/catalog/entities/by-name/component/default/nope", {}),
+        ("/api/catalog/entities/by-query", {"cursor": "garbage"}),
+    ]
+    out = []
+    for path, params in paths:
+        response = api.get(path, params=params)
+        out.append((response.status_code, response.content))
+    return out
+
+
+def test_reads_answer_the_same_on_the_event_loop_and_in_worker_threads(catalog_api: Api) -> None:
+    """The async routes answer cheap reads on the event loop and the rest in the threadpool;
+    both paths give byte-identical answers, errors included."""
+    catalog = catalog_api.client.app.state.services.catalog  # type: ignore[attr-defined]
+    catalog_api.get("/api/catalog/entity-facets", params={"facet": ["kind", "spec.type"]})
+    fast = _read_everything(catalog_api)
+    assert catalog.try_get_entity_json_by_ref("component:default/checkout") is not None
+    assert catalog.try_facets(facets=["kind", "spec.type"]) is not None
+    catalog.fast_limit = catalog.fast_relations = 0  # every try_* declines: worker threads
+    threaded = _read_everything(catalog_api)
+    assert fast == threaded
+    statuses = [status for status, _ in fast]
+    assert statuses == [200, 200, 200, 200, 200, 200, 404, 400]
+    assert orjson.loads(fast[0][1])["metadata"]["name"] == "checkout"

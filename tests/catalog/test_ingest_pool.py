@@ -157,8 +157,10 @@ def test_hashes_from_workers_match_the_writers_own(
     root = file_tree(tmp_path / "cat", TREE)
     _register(catalog, root, 1)
     ingest.POOL_THRESHOLD = 10**9
+    catalog._memos.clear()  # process every file again (no skipping of unchanged files)
     in_process = catalog.refresh()
     ingest.POOL_THRESHOLD = 1
+    catalog._memos.clear()
     pooled = catalog.refresh()
 
     assert not in_process.updated and not in_process.added and in_process.unchanged
@@ -183,6 +185,31 @@ def test_a_changed_file_is_an_update_that_keeps_the_uid_in_the_pool(
     assert after["metadata"]["description"] == "Takes all the orders"
     found = catalog.query_entities(filters=["metadata.description=takes all the orders"])
     assert [e["metadata"]["name"] for e in found.items] == ["Orders"]
+
+
+def test_unchanged_files_are_skipped_after_a_pooled_pass(
+    catalog: CatalogService,
+    tmp_path: Path,
+    file_tree: Any,
+    restore_threshold: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from goldenpath.catalog import filememo
+
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)  # files count as settled at once
+    root = file_tree(tmp_path / "cat", TREE)
+    _register(catalog, root, 1)
+    # remembered: org.yaml and more/db.yaml (a Location's target); not the Location file
+    # or svc/catalog-info.yaml (a $text placeholder and a rejected document)
+    assert [len(m) for m in catalog._memos.values()] == [2]
+    assert catalog.refresh().unchanged
+    (root / "more" / "db.yaml").write_text(TREE["more/db.yaml"].replace('"x"', '"xy"'))
+    report = catalog.refresh()
+
+    assert report.updated == ["resource:default/orders-db"]
+    assert not report.added and not report.orphaned
+    assert {"group:default/team-a", "user:default/ada"} < set(report.unchanged)
+    assert catalog.get_entity_by_ref("resource:orders-db")["metadata"]["description"] == "xy"
 
 
 DOC = """apiVersion: backstage.io/v1alpha1

@@ -70,3 +70,34 @@ def test_failed_clone_is_remembered_per_reader(tmp_path: Path) -> None:
         with pytest.raises(InvalidInput, match="failed"):
             git.checkout(str(tmp_path / "not-a-repo"), None)
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_real_files_match_expand_path_resolved(tmp_path: Path, file_tree: Any) -> None:
+    file_tree(
+        tmp_path / "real",
+        {"a.yaml": "x", "b/c.yml": "x", "b/z/d.yaml": "x", "c/e.yaml": "x", ".h/f.yaml": "x"},
+    )
+    (tmp_path / "link").symlink_to(tmp_path / "real")  # the registered path goes through a link
+    target = tmp_path / "link"
+    expected = [p.resolve() for p in locations.expand_path(target)]
+    assert locations.real_files(target, [tmp_path]) == expected
+    assert expected[0] == tmp_path / "real" / "a.yaml"
+    glob = target / "**" / "*.yaml"
+    assert locations.real_files(glob, []) == [p.resolve() for p in locations.expand_path(glob)]
+
+
+def test_symlinked_file_may_not_leave_the_allowed_roots(tmp_path: Path, file_tree: Any) -> None:
+    file_tree(tmp_path, {"root/ok.yaml": "x", "outside/secret.yaml": "x"})
+    root = tmp_path / "root"
+    (root / "inside.yaml").symlink_to(root / "ok.yaml")
+    git = locations.GitReader(tmp_path / "cache")
+    found = locations.resolve_registered("file", str(root), roots=[root], git=git, parent_ref="p")
+    # a link inside the root is read under its real path
+    assert [f.key for f in found] == [f"file:{root / 'ok.yaml'}", f"file:{root / 'ok.yaml'}"]
+    (root / "escape.yaml").symlink_to(tmp_path / "outside" / "secret.yaml")
+    for target in (root, root / "*.yaml", root / "escape.yaml"):
+        with pytest.raises(Forbidden, match="outside the allowed roots"):
+            locations.resolve_registered("file", str(target), roots=[root], git=git, parent_ref="p")
+    # without allowed roots anything goes (the default of a single-user install)
+    found = locations.resolve_registered("file", str(root), roots=[], git=git, parent_ref="p")
+    assert f"file:{tmp_path / 'outside' / 'secret.yaml'}" in [f.key for f in found]

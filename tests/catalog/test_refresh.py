@@ -260,3 +260,76 @@ def test_refresher_skips_a_pass_when_the_lease_is_held() -> None:
     loop.stop(timeout=5)
     assert Busy.calls == 2 and loop.skipped == 2
     assert not loop.running and time.monotonic() - started < 5
+
+
+@pytest.fixture()
+def read_counter(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """File names processing parsed (in-process: the pool threshold is not reached here);
+    files count as settled at once, so a memo is kept right after a file is written."""
+    from goldenpath.catalog import filememo, processing
+
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)
+    seen: list[str] = []
+    real = processing.process_text
+
+    def counting(data: Any, *, source: str, **kw: Any) -> Any:
+        seen.append(Path(source).name)
+        return real(data, source=source, **kw)
+
+    monkeypatch.setattr(processing, "process_text", counting)
+    return seen
+
+
+def test_unchanged_files_are_skipped_and_every_kind_of_change_is_still_seen(
+    catalog: CatalogService, tmp_path: Path, file_tree: Any, read_counter: list[str]
+) -> None:
+    with_text = _component("c", desc="{$text: ./desc.txt}")
+    root = file_tree(
+        tmp_path / "c",
+        {
+            "a.yaml": _component("a"),
+            "b.yaml": _component("b"),
+            "c.yaml": with_text,
+            "desc.txt": "from a file",
+        },
+    )
+    catalog.register_location(type="file", target=str(root))
+    read_counter.clear()
+
+    report = catalog.refresh()
+    assert read_counter == ["c.yaml"]  # a placeholder's target may change: always re-read
+    assert {"component:default/a", "component:default/b", "component:default/c"} < set(
+        report.unchanged
+    )
+    assert not report.updated and not report.added
+
+    file_tree(root, {"a.yaml": _component("a", desc="second"), "desc.txt": "changed text"})
+    read_counter.clear()
+    report = catalog.refresh()
+    assert sorted(read_counter) == ["a.yaml", "c.yaml"]
+    assert sorted(report.updated) == ["component:default/a", "component:default/c"]
+    assert catalog.get_entity_by_ref("component:a")["metadata"]["description"] == "second"
+    assert catalog.get_entity_by_ref("component:c")["metadata"]["description"] == "changed text"
+
+    # an entity deleted through the API comes back from its unchanged file
+    catalog.delete_entity_by_uid(catalog.get_entity_by_ref("component:b")["metadata"]["uid"])
+    read_counter.clear()
+    report = catalog.refresh()
+    assert report.added == ["component:default/b"]
+    assert "b.yaml" in read_counter and "a.yaml" not in read_counter
+
+    (root / "b.yaml").unlink()
+    assert catalog.refresh().orphaned == ["component:default/b"]
+
+
+def test_a_file_changed_just_before_it_was_read_is_read_again(
+    catalog: CatalogService, tmp_path: Path, file_tree: Any, read_counter: list[str]
+) -> None:
+    from goldenpath.catalog import filememo
+
+    filememo.SETTLE_NS = 60 * 10**9  # (restored by monkeypatch) everything here is "too fresh"
+    root = file_tree(tmp_path / "c", {"a.yaml": _component("a")})
+    catalog.register_location(type="file", target=str(root))
+    read_counter.clear()
+    catalog.refresh()
+    assert read_counter == ["a.yaml"]

@@ -5,13 +5,16 @@ Every test runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from goldenpath.catalog.service import CatalogService
+from goldenpath.catalog.store import pages
 from goldenpath.errors import InvalidInput, NotFound
+from goldenpath.store.engine import make_engine
 
 CATALOG = {
     "org.yaml": """
@@ -191,3 +194,109 @@ def test_delete_entity_by_uid_removes_it_and_its_relations(filled: CatalogServic
     with pytest.raises(NotFound):
         filled.delete_entity_by_uid(uid)
     assert filled.refresh().added == ["component:default/comp-00"]
+
+
+# -- fast reads: the try_* variants an API may answer on its event loop -----------------------
+
+
+def _same_page(fast: Any, plain: Any) -> None:
+    assert fast is not None
+    assert (fast.items, fast.total_items, fast.next_cursor) == (
+        plain.items,
+        plain.total_items,
+        plain.next_cursor,
+    )
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        ["kind=component,spec.owner=team-b"],
+        ["kind=component,spec.owner=team-a"],  # same shape, other value: other answer
+        ["relations.ownedBy=group:default/team-a"],
+        ["kind=component,spec.type=website,spec.type=service"],
+        ["kind=api", "metadata.tags=java"],
+        [],
+    ],
+)
+def test_fast_pages_are_the_plain_pages(filled: CatalogService, flt: list[str]) -> None:
+    plain = filled.query_entities_json(filters=flt, limit=4)
+    fast = filled.try_query_entities_json(filters=flt, limit=4)
+    _same_page(fast, plain)
+    assert fast is not None and fast.next_cursor
+    _same_page(
+        filled.try_query_entities_json(cursor=fast.next_cursor, limit=4),
+        filled.query_entities_json(cursor=plain.next_cursor, limit=4),
+    )
+
+
+def test_fast_gets_are_the_plain_gets(filled: CatalogService) -> None:
+    doc = filled.get_entity_json_by_ref("component:default/comp-03")
+    assert filled.try_get_entity_json_by_ref("Component:COMP-03") == doc
+    uid = filled.get_entity_by_ref("component:comp-03")["metadata"]["uid"]
+    assert filled.try_get_entity_json_by_uid(uid) == doc
+    with pytest.raises(NotFound):
+        filled.try_get_entity_json_by_ref("component:default/nope")
+    with pytest.raises(NotFound):
+        filled.try_get_entity_json_by_uid("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(InvalidInput, match="cursor"):
+        filled.try_query_entities_json(cursor="not-a-cursor")
+
+
+def test_fast_reads_decline_what_may_be_slow(
+    filled: CatalogService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert filled.try_query_entities_json(full_text="payments") is None
+    assert filled.try_query_entities_json(order="metadata.name") is None
+    assert filled.try_query_entities_json(filters=["kind=component"], limit=101) is None
+    assert filled.try_facets(facets=["spec.type"], filters=["kind=component"]) is None
+    facets = filled.facets(facets=["spec.type"], filters=["kind=component"])
+    assert filled.try_facets(facets=["spec.type"], filters=["kind=component"]) == facets
+    # more matches than a small set and no cached count: counting is left to a worker thread
+    monkeypatch.setattr(pages, "SMALL_SET_MAX", 5)
+    assert filled.try_query_entities_json(filters=["kind=component,spec.type=service"]) is None
+    plain = filled.query_entities_json(filters=["kind=component,spec.type=service"], limit=3)
+    fast = filled.try_query_entities_json(filters=["kind=component,spec.type=service"], limit=3)
+    _same_page(fast, plain)  # counts cached now
+    # an entity (or page) with more relation rows than the budget
+    filled.fast_relations = 5
+    assert filled.try_get_entity_json_by_ref("group:default/team-a") is None  # owns 20
+    assert filled.try_query_entities_json(filters=["kind=group"]) is None
+    assert filled.try_get_entity_json_by_ref("component:default/comp-05") is not None
+
+
+def test_fast_pages_see_writes_at_once(filled: CatalogService) -> None:
+    flt = ["kind=component,spec.owner=team-b"]
+    before = filled.try_query_entities_json(filters=flt, limit=50)
+    assert before is not None and before.total_items == 10
+    filled.delete_entity_by_uid(filled.get_entity_by_ref("component:comp-00")["metadata"]["uid"])
+    after = filled.try_query_entities_json(filters=flt, limit=50)
+    assert after is not None and after.total_items == 9 == len(after.items)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_fast_read_does_not_wait_for_a_locked_table(filled: CatalogService) -> None:
+    """A bulk load holds exclusive locks on PostgreSQL: a fast read gives up after 100 ms
+    (the API then waits in a worker thread, never on its event loop)."""
+    ref = "component:default/comp-03"
+    with filled.engine.connect() as locker:
+        locker.exec_driver_sql("LOCK TABLE catalog_entities IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        assert filled.try_get_entity_json_by_ref(ref) is None
+        assert filled.try_query_entities_json(filters=["kind=component"]) is None
+        assert time.monotonic() - started < 2.0
+    assert filled.try_get_entity_json_by_ref(ref) == filled.get_entity_json_by_ref(ref)
+
+
+def test_a_fast_read_never_waits_for_a_database_connection(
+    filled: CatalogService, settings: Any
+) -> None:
+    engine = make_engine(filled.engine.url.render_as_string(hide_password=False))
+    try:
+        fresh = CatalogService(engine=engine, settings=settings)
+        ref = "component:default/comp-03"
+        assert fresh.try_get_entity_json_by_ref(ref) is None  # the pool has no idle connection
+        doc = fresh.get_entity_json_by_ref(ref)  # (a worker thread would) open one
+        assert fresh.try_get_entity_json_by_ref(ref) == doc
+    finally:
+        engine.dispose()

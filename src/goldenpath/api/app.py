@@ -1,9 +1,11 @@
 """The app factory: ``create_app(settings) -> FastAPI``.
 
 Builds the engine, migrates the database to head, builds the services, runs the first-start
-steps (organisation catalog + admin token), registers the problem+json handlers once, the
-metrics/audit middleware, the routers, and — in the lifespan — starts the catalog refresh
-loop and stops it on shutdown. No module-level app, nothing happens at import.
+steps (organisation catalog + admin token) and publishes the built-in templates, registers the
+problem+json handlers once, the metrics/audit middleware, the routers, and — in the lifespan —
+starts the catalog refresh loop and the scaffolder's task workers (which first fail the tasks
+a dead server left behind) and stops both on shutdown. No module-level app, nothing happens at
+import.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from goldenpath.api.deps import READ_ONLY_POSTS, Services
 from goldenpath.api.metrics import ApiMetrics, RequestObserver
 from goldenpath.api.problems import install_exception_handlers
 from goldenpath.api.routes import auth as auth_routes
-from goldenpath.api.routes import catalog_entities, catalog_locations, health
+from goldenpath.api.routes import catalog_entities, catalog_locations, health, scaffolder
 from goldenpath.auth.service import AuthService
 from goldenpath.catalog.refresher import Refresher
 from goldenpath.catalog.service import CatalogService
 from goldenpath.errors import NotFound
+from goldenpath.scaffolder.service import ScaffolderService
 from goldenpath.settings import Settings
 from goldenpath.store import migrate
 from goldenpath.store.engine import make_engine
@@ -51,6 +54,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _utcnow,
     start_refresher: bool = True,
+    start_workers: bool = True,
 ) -> FastAPI:
     """Build the API application for ``settings``.
 
@@ -59,17 +63,22 @@ def create_app(
         clock: current UTC time for tokens and audit rows (tests inject one).
         start_refresher: start the catalog refresh loop in the lifespan (when
             ``settings.catalog.refresh_interval`` > 0).
+        start_workers: start the scaffolder's task workers in the lifespan.
 
     Raises:
         PlatformError: the database cannot be migrated or the first start failed.
     """
     svc = _build_services(settings, clock)
     bootstrap.first_start(settings=settings, auth=svc.auth, catalog=svc.catalog)
+    bootstrap.publish_builtin_templates(
+        settings=settings, catalog=svc.catalog, githost=svc.scaffolder.githost
+    )
     app = FastAPI(
         title="goldenpath",
         version=getattr(goldenpath, "__version__", "0.1.0"),
-        summary="Internal Developer Platform API: Backstage-compatible catalog, auth, audit.",
-        lifespan=_lifespan(svc, start_refresher),
+        summary="Internal Developer Platform API: Backstage-compatible catalog and software "
+        "templates, auth, audit.",
+        lifespan=_lifespan(svc, start_refresher, start_workers),
         openapi_url=None,  # served by routes.health behind a token
         docs_url=None,
         redoc_url=None,
@@ -80,7 +89,7 @@ def create_app(
     app.add_middleware(
         RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth), read_only=READ_ONLY_POSTS
     )
-    for module in (health, auth_routes, catalog_entities, catalog_locations):
+    for module in (health, auth_routes, catalog_entities, catalog_locations, scaffolder):
         app.include_router(module.router)
     return app
 
@@ -91,7 +100,15 @@ def _build_services(settings: Settings, clock: Callable[[], datetime]) -> Servic
     catalog = CatalogService(engine=engine, settings=settings, clock=clock)
     auth = AuthService(engine=engine, clock=clock, user_exists=_user_exists(catalog))
     metrics = ApiMetrics(_entity_counts(catalog))
-    return Services(settings=settings, engine=engine, catalog=catalog, auth=auth, metrics=metrics)
+    tasks = ScaffolderService(engine=engine, settings=settings, catalog=catalog, clock=clock)
+    return Services(
+        settings=settings,
+        engine=engine,
+        catalog=catalog,
+        auth=auth,
+        metrics=metrics,
+        scaffolder=tasks,
+    )
 
 
 def _user_exists(catalog: CatalogService) -> Callable[[str], bool]:
@@ -120,13 +137,17 @@ def _audit_hook(auth: AuthService) -> Callable[[Any, str, str, int], None]:
     return hook
 
 
-def _lifespan(svc: Services, start_refresher: bool) -> Callable[[FastAPI], Any]:
+def _lifespan(
+    svc: Services, start_refresher: bool, start_workers: bool
+) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         refresher = None
         if start_refresher and svc.settings.catalog.refresh_interval > 0:
             refresher = Refresher(svc.catalog, interval=svc.settings.catalog.refresh_interval)
             refresher.start()
+        if start_workers:
+            await run_in_threadpool(svc.scaffolder.start)
         flusher = asyncio.create_task(_flush_usage_forever(svc.auth))
         try:
             yield
@@ -134,6 +155,8 @@ def _lifespan(svc: Services, start_refresher: bool) -> Callable[[FastAPI], Any]:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            if start_workers:
+                await run_in_threadpool(svc.scaffolder.stop)
             if refresher is not None:
                 refresher.stop()
             _flush_usage(svc.auth)

@@ -25,6 +25,7 @@ from goldenpath.settings import Settings
 
 if TYPE_CHECKING:
     from goldenpath.api.metrics import ApiMetrics
+    from goldenpath.scaffolder.service import ScaffolderService
 
 __all__ = [
     "READ_ONLY_POSTS",
@@ -51,6 +52,7 @@ class Services:
     catalog: CatalogService
     auth: AuthService
     metrics: ApiMetrics
+    scaffolder: ScaffolderService
 
 
 async def services(request: Request) -> Services:

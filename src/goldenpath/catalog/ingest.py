@@ -18,7 +18,7 @@ import hashlib
 import multiprocessing
 import os
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +26,12 @@ from typing import Any
 
 import orjson
 
-from goldenpath.catalog import locations, processing
+from goldenpath.catalog import filememo, locations, processing
+from goldenpath.catalog.filememo import FileMemo, Signature
 from goldenpath.catalog.model import Entity, EntityError, ProcessedDocument, Relation
 from goldenpath.catalog.placeholders import file_reader
 from goldenpath.catalog.store import derive
-from goldenpath.catalog.store.sync import Candidate, ErrorRow, LocationPass
+from goldenpath.catalog.store.sync import Candidate, ErrorRow, Existing, LocationPass
 from goldenpath.errors import PlatformError
 
 __all__ = [
@@ -95,6 +96,10 @@ class _Job:
     roots: tuple[str, ...]
 
 
+#: one processed file: its documents and its signature when it may be memoized
+_FileResult = tuple[list[ProcessedDocument], Signature | None]
+
+
 def _process_chunk(jobs: list[_Job]) -> tuple[bytes, list[bytes]]:
     """Worker side: process files, derive the rows of every valid entity, encode compactly.
 
@@ -103,13 +108,16 @@ def _process_chunk(jobs: list[_Job]) -> tuple[bytes, list[bytes]]:
     the prepared row blobs in document order (bytes pickle as a copy). Content orjson cannot
     encode (integers beyond 64 bits) falls back to pickle for that chunk (marker ``p``).
     """
-    docs = [[_prepared(doc, job) for doc in _process_job(job)] for job in jobs]
+    results: list[_FileResult] = []
+    for job in jobs:
+        file_docs, signature = _process_job(job)
+        results.append(([_prepared(doc, job) for doc in file_docs], signature))
     blobs: list[bytes] = []
     try:
-        encoded = [[_encode(d, blobs) for d in file_docs] for file_docs in docs]
+        encoded = [[sig, [_encode(d, blobs) for d in docs]] for docs, sig in results]
         return b"j" + orjson.dumps(encoded), blobs
     except TypeError:
-        return b"p" + pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL), []
+        return b"p" + pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL), []
 
 
 def _encode(doc: ProcessedDocument, blobs: list[bytes]) -> list[Any]:
@@ -129,14 +137,17 @@ def _encode(doc: ProcessedDocument, blobs: list[bytes]) -> list[Any]:
     ]
 
 
-def _decode_chunk(part: tuple[bytes, list[bytes]]) -> list[list[ProcessedDocument]]:
+def _decode_chunk(part: tuple[bytes, list[bytes]]) -> list[_FileResult]:
     """Parent side of :func:`_process_chunk`."""
     data, blobs = part
     if data[:1] == b"p":
-        result: list[list[ProcessedDocument]] = pickle.loads(data[1:])
+        result: list[_FileResult] = pickle.loads(data[1:])
         return result
     rows = iter(blobs)
-    return [[_decode(d, rows) for d in file_docs] for file_docs in orjson.loads(data[1:])]
+    return [
+        ([_decode(d, rows) for d in docs], None if sig is None else tuple(sig))
+        for sig, docs in orjson.loads(data[1:])
+    ]
 
 
 def _decode(d: list[Any], rows: Iterator[bytes]) -> ProcessedDocument:
@@ -178,14 +189,17 @@ def _prepared(doc: ProcessedDocument, job: _Job) -> ProcessedDocument:
     )
 
 
-def _process_job(job: _Job) -> list[ProcessedDocument]:
+def _process_job(job: _Job) -> _FileResult:
+    """Process one file; its signature is taken from the open file, before reading it."""
     path = Path(job.path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            signature = filememo.settled_signature(os.fstat(f.fileno()))
+            data = f.read()
     except OSError as e:
         err = EntityError("", f"cannot read {path}: {e.strerror or e}", "read")
-        return [ProcessedDocument(source=str(path), index=0, entity=None, errors=[err])]
-    return processing.process_text(
+        return [ProcessedDocument(source=str(path), index=0, entity=None, errors=[err])], None
+    docs = processing.process_text(
         data,
         source=str(path),
         rules=processing.KindRules(job.allowed),
@@ -196,6 +210,7 @@ def _process_job(job: _Job) -> list[ProcessedDocument]:
         max_bytes=job.max_bytes,
         max_aliases=job.max_aliases,
     )
+    return docs, signature if signature and filememo.memoizable(data) else None
 
 
 class Processor:
@@ -205,6 +220,11 @@ class Processor:
         rules: allowed kinds.
         origin: ``backstage.io/managed-by-origin-location`` for everything processed.
         roots: directories ``$text``/``$json``… placeholders may read (empty: the file's dir).
+        previous: the memo of the location's last pass: files it shows unchanged (against
+            ``existing``, the stored state, for ``location_id``) are not read again.
+
+    Attributes:
+        memo: what this pass learnt, for the next one (:class:`~…filememo.FileMemo`).
     """
 
     def __init__(
@@ -215,13 +235,49 @@ class Processor:
         roots: Sequence[Path],
         max_bytes: int,
         max_aliases: int,
+        previous: FileMemo | None = None,
+        existing: Mapping[str, Existing] | None = None,
+        location_id: str = "",
     ) -> None:
         self._template = _Job(
             "", "", "", origin, rules.allowed, max_bytes, max_aliases, tuple(str(r) for r in roots)
         )
+        self._previous = previous if existing is not None else None
+        self._existing: Mapping[str, Existing] = existing or {}
+        self._location_id = location_id
+        self.memo = FileMemo()
 
     def __call__(self, files: list[locations.SourceFile]) -> list[list[ProcessedDocument]]:
-        """One result list per file, in order."""
+        """One result list per file, in order (unchanged files from the memo, unread)."""
+        out: list[list[ProcessedDocument]] = [[] for _ in files]
+        todo: list[int] = []
+        previous = self._previous
+        for i, f in enumerate(files):
+            reused = None
+            if previous is not None:
+                reused = previous.reuse(
+                    path=f.path,
+                    key=f.key,
+                    parent_ref=f.parent_ref,
+                    existing=self._existing,
+                    location_id=self._location_id,
+                )
+            if reused is None or previous is None:
+                todo.append(i)
+                continue
+            out[i] = reused
+            self.memo.keep(f.key, previous)
+        processed = self._process([files[i] for i in todo])
+        for i, (docs, signature) in zip(todo, processed, strict=True):
+            out[i] = docs
+            if signature is not None:
+                f = files[i]
+                self.memo.remember(
+                    key=f.key, parent_ref=f.parent_ref, signature=signature, docs=docs
+                )
+        return out
+
+    def _process(self, files: list[locations.SourceFile]) -> list[_FileResult]:
         t = self._template
         jobs = [
             _Job(
@@ -342,6 +398,7 @@ def build_pass(location: dict[str, Any], read: locations.ReadResult) -> Location
             source=doc.source,
             doc_index=doc.index,
             prepared=doc.prepared if isinstance(doc, PreparedDocument) else None,
+            hash=doc.hash if isinstance(doc, filememo.ReusedDocument) else None,
         )
     for failure in read.errors:
         errors.append(

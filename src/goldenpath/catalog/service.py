@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from goldenpath.catalog import filters as qf
 from goldenpath.catalog import ingest, locations, processing
+from goldenpath.catalog.filememo import FileMemo
 from goldenpath.catalog.model import Entity, ProcessedDocument
 from goldenpath.catalog.reads import CatalogReads, EntityPage, clamp_limit, ref_key
 from goldenpath.catalog.store import queries, registry, sync
@@ -85,6 +86,8 @@ class CatalogService(CatalogReads):
         self.clock = clock
         self.cache_dir = home / "cache" / "git"
         self.rules = processing.KindRules.from_kinds(settings.allowed_kinds)
+        #: per location id: what its files produced last pass (unchanged files are skipped)
+        self._memos: dict[str, FileMemo] = {}
         CatalogReads.__init__(self)
 
     # -- locations -------------------------------------------------------------------------
@@ -106,7 +109,14 @@ class CatalogService(CatalogReads):
             raise InvalidInput(f'location type "{type}" is not supported; use "file" or "url"')
         return type, target
 
-    def _read(self, location: dict[str, Any], git: locations.GitReader) -> locations.ReadResult:
+    def _read(
+        self,
+        location: dict[str, Any],
+        git: locations.GitReader,
+        previous: FileMemo | None = None,
+        existing: dict[str, sync.Existing] | None = None,
+    ) -> tuple[locations.ReadResult, FileMemo]:
+        """Read a location; files ``previous`` shows unchanged against ``existing`` are skipped."""
         root_ref = ingest.generated_ref(location["type"], location["target"])
         files = locations.resolve_registered(
             location["type"],
@@ -121,8 +131,12 @@ class CatalogService(CatalogReads):
             roots=self.settings.allowed_roots if location["type"] == "file" else (),
             max_bytes=self.settings.max_document_bytes,
             max_aliases=self.settings.max_alias_count,
+            previous=previous,
+            existing=existing,
+            location_id=location["id"],
         )
-        return locations.collect(files, process=process, git=git, roots=self.settings.allowed_roots)
+        roots = self.settings.allowed_roots
+        return locations.collect(files, process=process, git=git, roots=roots), process.memo
 
     def register_location(self, *, type: str, target: str, dry_run: bool = False) -> LocationResult:
         """Register a ``file`` (file, directory or glob) or ``url`` (git) location and process it.
@@ -147,30 +161,37 @@ class CatalogService(CatalogReads):
             )
         location = found or {"id": "", "type": type, "target": target}
         if dry_run:
-            batch = ingest.build_pass(location, self._read(location, self._git()))
+            batch = ingest.build_pass(location, self._read(location, self._git())[0])
             return LocationResult(location, [c.entity for c in batch.candidates], found is not None)
         holder = self._take_lease(wait=60.0)
         try:
-            read = self._read(location, self._git())
-            report = RefreshReport()
-            with self.engine.begin() as conn:
-                location = registry.insert_location(
-                    conn, type=type, target=target, now=self.clock()
-                )
-                batch = ingest.build_pass(location, read)
-                sync.sync_location(
-                    conn,
-                    batch,
-                    sync.load_existing(conn),
-                    now=self.clock(),
-                    orphan_grace=self.settings.orphan_grace,
-                    report=report,
-                )
-            self._after_writes(report)
-            self._add_dangling(report, [location["id"]])
+            with ingest.quiet_gc():
+                location, batch, report = self._register(type, target)
         finally:
             leases.release(self.engine, REFRESH_LEASE, holder)
         return LocationResult(location, [c.entity for c in batch.candidates], False, report)
+
+    def _register(
+        self, type: str, target: str
+    ) -> tuple[dict[str, Any], sync.LocationPass, RefreshReport]:
+        """Read, insert the location and sync its entities in one transaction (lease held)."""
+        read, memo = self._read({"id": "", "type": type, "target": target}, self._git())
+        report = RefreshReport()
+        with self.engine.begin() as conn:
+            location = registry.insert_location(conn, type=type, target=target, now=self.clock())
+            batch = ingest.build_pass(location, read)
+            sync.sync_location(
+                conn,
+                batch,
+                sync.load_existing(conn),
+                now=self.clock(),
+                orphan_grace=self.settings.orphan_grace,
+                report=report,
+            )
+        self._memos[location["id"]] = memo
+        self._after_writes(report)
+        self._add_dangling(report, [location["id"]])
+        return location, batch, report
 
     def list_locations(
         self, *, limit: int = qf.MAX_PAGE_SIZE, after: str | None = None
@@ -192,6 +213,7 @@ class CatalogService(CatalogReads):
         with self.engine.begin() as conn:
             if not registry.delete_location(conn, location_id):
                 raise NotFound(f"location {location_id} does not exist")
+        self._memos.pop(location_id, None)
 
     # -- refresh ---------------------------------------------------------------------------
 
@@ -238,19 +260,27 @@ class CatalogService(CatalogReads):
         with self.engine.connect() as conn:
             existing = sync.load_existing(conn)
         for location in todo:
-            try:
-                batch = ingest.build_pass(location, self._read(location, git))
-            except PlatformError as e:
-                batch = ingest.failed_pass(location, e)
-            with self.engine.begin() as conn:
-                sync.sync_location(
-                    conn,
-                    batch,
-                    existing,
-                    now=self.clock(),
-                    orphan_grace=self.settings.orphan_grace,
-                    report=report,
-                )
+            # back only once this pass is committed
+            previous = self._memos.pop(location["id"], None)
+            memo = None
+            with ingest.quiet_gc():
+                try:
+                    read, memo = self._read(location, git, previous, existing)
+                    batch = ingest.build_pass(location, read)
+                except PlatformError as e:
+                    batch = ingest.failed_pass(location, e)
+                with self.engine.begin() as conn:
+                    sync.sync_location(
+                        conn,
+                        batch,
+                        existing,
+                        now=self.clock(),
+                        orphan_grace=self.settings.orphan_grace,
+                        report=report,
+                    )
+                del batch
+            if memo is not None:
+                self._memos[location["id"]] = memo
             leases.renew(self.engine, REFRESH_LEASE, holder, ttl=_LEASE_TTL)
         self._after_writes(report)
         self._add_dangling(report, None if len(todo) != 1 else [todo[0]["id"]])

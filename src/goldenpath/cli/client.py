@@ -11,6 +11,8 @@ exceptions by status, so :mod:`goldenpath.cli.exits` maps them to exit codes in 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +22,7 @@ from goldenpath import errors
 from goldenpath.cli import localserver
 from goldenpath.settings import Settings
 
-__all__ = ["PlatformClient", "connect", "error_from_response", "read_token"]
+__all__ = ["PlatformClient", "ServerSentEvent", "connect", "error_from_response", "read_token"]
 
 _TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # seconds; imports of big trees take a while
 
@@ -96,6 +98,29 @@ class PlatformClient:
                 f"{method} {self.base_url}{path}: the server answered with non-JSON content"
             ) from e
 
+    def stream_events(self, path: str, params: Any = None) -> Iterator[ServerSentEvent]:
+        """``GET path`` as a ``text/event-stream``; yields each event until the server ends it.
+
+        Raises:
+            PlatformError: an error status (mapped like :meth:`request`).
+            Unavailable: the server cannot be reached or the stream broke off.
+        """
+        headers = {"Accept": "text/event-stream"}
+        timeout = httpx.Timeout(None, connect=5.0)  # a quiet task may log nothing for a while
+        try:
+            with self._http.stream(
+                "GET", path, params=params, headers=headers, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response)
+                yield from _parse_sse(response.iter_lines())
+        except httpx.HTTPError as e:
+            raise errors.Unavailable(
+                f"GET {self.base_url}{path}: the event stream broke off ({e}); "
+                "run the command again to resume"
+            ) from e
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -110,6 +135,48 @@ class PlatformClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class ServerSentEvent:
+    """One server-sent event: ``event`` type, ``id`` (or None) and ``data`` (decoded JSON when
+    it parses, else the text)."""
+
+    __slots__ = ("data", "event", "id")
+
+    def __init__(self, event: str, id: str | None, data: Any) -> None:
+        self.event = event
+        self.id = id
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent({self.event!r}, id={self.id!r})"
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[ServerSentEvent]:
+    """The event-stream format (WHATWG HTML "Server-sent events" §9.2.6), minus ``retry``."""
+    event, event_id = "message", None
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                text = "\n".join(data)
+                try:
+                    value: Any = json.loads(text)
+                except ValueError:
+                    value = text
+                yield ServerSentEvent(event, event_id, value)
+            event, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value_text = line.partition(":")
+        value_text = value_text[1:] if value_text.startswith(" ") else value_text
+        if field == "event":
+            event = value_text
+        elif field == "data":
+            data.append(value_text)
+        elif field == "id":
+            event_id = value_text
 
 
 def error_from_response(response: httpx.Response) -> errors.PlatformError:

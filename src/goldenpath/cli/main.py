@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from goldenpath import __version__, errors
 from goldenpath.cli import exits, output
-from goldenpath.cli.commands import auth, catalog, server
+from goldenpath.cli.commands import auth, catalog, create, server, task, template
 
 __all__ = ["app", "main"]
 
@@ -70,6 +70,9 @@ app = typer.Typer(
         "  platform catalog import ./examples/catalog\n\n"
         "  platform catalog ls --kind component -o json\n\n"
         "  platform catalog validate catalog-info.yaml\n\n"
+        "  platform create service my-api --lang python --owner team-a\n\n"
+        "  platform template run python-service --set name=my-api --dry-run\n\n"
+        "  platform task logs TASK_ID --follow\n\n"
         "  platform server status"
     ),
     epilog=exits.EPILOG,
@@ -82,6 +85,9 @@ app = typer.Typer(
 app.add_typer(server.app, name="server")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(auth.app, name="auth")
+app.add_typer(template.app, name="template")
+app.add_typer(task.app, name="task")
+app.add_typer(create.app, name="create")
 
 
 def _print_version(value: bool) -> None:

@@ -14,19 +14,29 @@ https://backstage.io/docs/features/software-catalog/software-catalog-api so that
   description, tags and owner.
 - ``POST /entities/by-refs`` takes at most ``BY_REFS_MAX`` refs (what the Backstage client
   sends per chunk); more is a 400.
+
+The hot reads (get by name/uid, filtered pages, facets) are ``async`` routes: when the
+catalog says the work is small and bounded (its ``try_*`` methods) they are answered on the
+event loop, saving the worker-thread hop that costs more than the query; anything else
+(full text, ordered pages, uncached counts, large pages, entities with many relations) runs
+in the threadpool so the loop is never held up by a slow query.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from goldenpath.api.deps import PrincipalDep, ReaderDep, Services, ServicesDep
 from goldenpath.api.responses import FastJSON, RawJSON, json_array, page_body
 from goldenpath.api.routes._params import fields_param, legacy_order_param, order_field_param
+from goldenpath.catalog.reads import EntityPage
 from goldenpath.errors import InvalidInput
 
 __all__ = ["ENTITIES_MAX_LIMIT", "QUERY_MAX_LIMIT", "router"]
@@ -44,10 +54,28 @@ FilterQ = Annotated[
     list[str] | None, Query(description="kind=component,spec.type=service; repeat = OR")
 ]
 FieldsQ = Annotated[list[str] | None, Query(description="comma-separated paths to keep")]
+T = TypeVar("T")
+
+
+async def _fast_or_threaded(fast: Callable[[], T | None], slow: Callable[[], T]) -> T:
+    """``fast()`` on the event loop (bounded work; None when it declines), else ``slow()`` in
+    the threadpool."""
+    result = fast()
+    if result is None:
+        result = await run_in_threadpool(slow)
+    return result
+
+
+async def _page(svc: Services, **query: Any) -> EntityPage:
+    """``query_entities_json(**query)``: on the event loop when the catalog says it is cheap."""
+    return await _fast_or_threaded(
+        partial(svc.catalog.try_query_entities_json, **query),
+        partial(svc.catalog.query_entities_json, **query),
+    )
 
 
 @router.get("/entities", summary="List entities (Backstage: GET /entities), bounded")
-def list_entities(
+async def list_entities(
     request: Request,
     svc: ServicesDep,
     _who: PrincipalDep,
@@ -62,10 +90,11 @@ def list_entities(
     ordering = [f"{field},{direction}" for field, direction in legacy_order_param(order)]
     cursor = after
     if offset and not after:
-        cursor = _skip(svc, filter or [], ordering, offset)
+        cursor = await run_in_threadpool(_skip, svc, filter or [], ordering, offset)
         if cursor is None:
             return FastJSON([])
-    page = svc.catalog.query_entities_json(
+    page = await _page(
+        svc,
         filters=filter or [],
         order=ordering,
         limit=limit,
@@ -101,7 +130,7 @@ def _next_link(request: Request, cursor: str) -> str:
 
 
 @router.get("/entities/by-query", summary="Query entities with cursor paging (Backstage)")
-def query_entities(
+async def query_entities(
     svc: ServicesDep,
     _who: PrincipalDep,
     filter: FilterQ = None,
@@ -115,7 +144,8 @@ def query_entities(
     """``{"items", "totalItems", "pageInfo": {"nextCursor"?, "prevCursor"?}}``."""
     term = fullTextFilterTerm.strip() if fullTextFilterTerm else None
     ordering = [f"{field},{direction}" for field, direction in order_field_param(orderField)]
-    page = svc.catalog.query_entities_json(
+    page = await _page(
+        svc,
         filters=filter or [],
         full_text=term or None,
         order=ordering,
@@ -154,11 +184,17 @@ def entities_by_refs(
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}", summary="One entity by ref (Backstage)")
-def entity_by_name(
+async def entity_by_name(
     kind: str, namespace: str, name: str, svc: ServicesDep, _who: PrincipalDep
 ) -> RawJSON:
     """The entity, or a 404 problem."""
-    return RawJSON(svc.catalog.get_entity_json_by_ref(f"{kind}:{namespace}/{name}"))
+    ref = f"{kind}:{namespace}/{name}"
+    return RawJSON(
+        await _fast_or_threaded(
+            partial(svc.catalog.try_get_entity_json_by_ref, ref),
+            partial(svc.catalog.get_entity_json_by_ref, ref),
+        )
+    )
 
 
 @router.get("/entities/by-name/{kind}/{namespace}/{name}/ancestry", summary="Ancestry (Backstage)")
@@ -170,9 +206,14 @@ def entity_ancestry(
 
 
 @router.get("/entities/by-uid/{uid}", summary="One entity by metadata.uid (Backstage)")
-def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> RawJSON:
+async def entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> RawJSON:
     """The entity, or a 404 problem."""
-    return RawJSON(svc.catalog.get_entity_json_by_uid(uid))
+    return RawJSON(
+        await _fast_or_threaded(
+            partial(svc.catalog.try_get_entity_json_by_uid, uid),
+            partial(svc.catalog.get_entity_json_by_uid, uid),
+        )
+    )
 
 
 @router.delete("/entities/by-uid/{uid}", status_code=204, summary="Delete an entity (Backstage)")
@@ -183,11 +224,15 @@ def delete_entity_by_uid(uid: str, svc: ServicesDep, _who: PrincipalDep) -> Resp
 
 
 @router.get("/entity-facets", summary="Value counts of entity fields (Backstage)")
-def entity_facets(
+async def entity_facets(
     svc: ServicesDep,
     _who: PrincipalDep,
     facet: Annotated[list[str], Query(min_length=1, max_length=20)],
     filter: FilterQ = None,
 ) -> FastJSON:
-    """``{"facets": {"<facet>": [{"value", "count"}]}}``."""
-    return FastJSON({"facets": svc.catalog.facets(facets=facet, filters=filter or [])})
+    """``{"facets": {"<facet>": [{"value", "count"}]}}`` (from the event loop when cached)."""
+    facets = await _fast_or_threaded(
+        partial(svc.catalog.try_facets, facets=facet, filters=filter or []),
+        partial(svc.catalog.facets, facets=facet, filters=filter or []),
+    )
+    return FastJSON({"facets": facets})

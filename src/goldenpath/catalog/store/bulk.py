@@ -81,7 +81,9 @@ def insert_json_rows(
     """Insert rows given as JSON arrays of arrays (orjson bytes, values ordered like ``columns``).
 
     SQLite reads the JSON itself (``json_each``: no Python object per row); other backends
-    decode it and use :func:`insert_rows`. Values must be strings or ``null``.
+    decode it and use :func:`insert_rows`. Values must be strings or ``null``. (PostgreSQL's
+    ``json_array_elements`` was measured no faster than ``COPY`` here: 22 s vs 19 s for the
+    3.2M rows of 100k entities, the time goes to the server side, not to decoding.)
     """
     parts = [a[1:-1] for a in arrays if len(a) > 2]  # drop each "[" and "]", skip "[]"
     if not parts:

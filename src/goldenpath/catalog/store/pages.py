@@ -1,8 +1,8 @@
 """Filtered, ordered keyset pages of entities: which rows, in which order (no stitching).
 
-Filters become sub-selects on the indexed search and relations tables; ``kind``,
-``metadata.name`` and ``metadata.namespace`` use the entity table's own columns. Pages are
-keyset ranges on ``(sort value, entity_ref)``, never ``OFFSET``.
+Filters become sub-selects on the indexed search and relations tables (``store.where``);
+``kind``, ``metadata.name`` and ``metadata.namespace`` use the entity table's own columns.
+Pages are keyset ranges on ``(sort value, entity_ref)``, never ``OFFSET``.
 
 Two plans for pages in ``entity_ref`` order, chosen from the (cached) number of matches:
 
@@ -13,6 +13,9 @@ Two plans for pages in ``entity_ref`` order, chosen from the (cached) number of 
   sort *only the refs* and fetch the documents of the page afterwards (sorting whole JSON
   documents is what made a page of a few thousand matches cost tens of milliseconds).
 
+The statements of both plans are compiled once per filter shape and run on the driver's
+cursor (``store.compiled``); pages sorted by another field go through SQLAlchemy.
+
 Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 """
 
@@ -20,20 +23,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Connection
 
-from goldenpath.catalog.filters import Condition, Cursor, FilterSet, Order, fulltext_terms
-from goldenpath.catalog.store.tables import catalog_entities, catalog_relations, catalog_search
+from goldenpath.catalog.filters import Condition, Cursor, FilterSet, Order
+from goldenpath.catalog.store import compiled
+from goldenpath.catalog.store.tables import catalog_entities, catalog_search
+from goldenpath.catalog.store.where import COLUMNS, clause, params_of, shape_of, where_clause
 
 __all__ = [
     "SMALL_SET_MAX",
     "WALK_MAX_ROWS",
     "Page",
+    "bounded",
     "count_matching",
+    "documents",
     "page_of_refs",
     "query_page",
     "single_kind",
@@ -43,8 +50,6 @@ __all__ = [
 
 E = catalog_entities.c
 S = catalog_search.c
-R = catalog_relations.c
-_COLUMNS = {"kind": E.kind, "metadata.name": E.name, "metadata.namespace": E.namespace}
 
 #: the walk is chosen when it is expected to read at most this many index rows
 WALK_MAX_ROWS = 4000
@@ -63,85 +68,11 @@ class Page:
     last: tuple[str | None, str] | None
 
 
-def _probe(cond: Condition) -> ColumnElement[bool]:
-    """Per-row ``EXISTS`` form of a condition: cheap when walking entities in ref order.
-
-    Column conditions are wrapped (``kind || ''``) so no index serves them: the planner then
-    walks the ``entity_ref`` index in order and stops after one page, instead of collecting
-    every match through the ``kind`` index and sorting them.
-    """
-    if cond.key in _COLUMNS:
-        if cond.values is None:
-            return sa.true()
-        return (_COLUMNS[cond.key] + sa.literal("")).in_(cond.values)
-    if cond.key.startswith("relations."):
-        return _condition(cond)
-    sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == cond.key)
-    if cond.values is not None:
-        sub = sub.where(S.value.in_(cond.values))
-    return sub.exists()
-
-
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    if cond.key in _COLUMNS:
-        column = _COLUMNS[cond.key]
-        return sa.true() if cond.values is None else column.in_(cond.values)
-    if cond.key.startswith("relations."):
-        rel_type = cond.key.split(".", 1)[1]
-        sub = sa.select(R.source_entity_ref).where(sa.func.lower(R.type) == rel_type)
-        if cond.values is not None:
-            sub = sub.where(R.target_entity_ref.in_(cond.values))
-        return E.entity_ref.in_(sub)
-    sub = sa.select(S.entity_id).where(S.key == cond.key)
-    if cond.values is not None:
-        sub = sub.where(S.value.in_(cond.values))
-    return E.entity_id.in_(sub)
-
-
-def where_clause(
-    conn: Connection, filters: FilterSet, full_text: str | None, *, probe: bool = False
-) -> ColumnElement[bool]:
-    """The ``WHERE`` of ``filters`` and ``full_text`` over ``catalog_entities``.
-
-    ``probe``: per-row ``EXISTS`` forms (for walks) instead of set sub-selects. Built clauses
-    are memoised (they are immutable): building one costs more than running a page query.
-    """
-    return _where(conn.dialect.name, filters, full_text, probe)
-
-
-@lru_cache(maxsize=512)
-def _where(
-    dialect: str, filters: FilterSet, full_text: str | None, probe: bool
-) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = []
-    make = _probe if probe else _condition
-    if filters:
-        clauses.append(sa.or_(*(sa.and_(*(make(c) for c in g)) for g in filters)))
-    terms = fulltext_terms(full_text)
-    if terms and dialect == "sqlite":
-        match = " ".join(f'"{t}"*' for t in terms)
-        clauses.append(
-            E.id.in_(
-                sa.text("SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH :fts")
-                .bindparams(fts=match)
-                .columns(sa.column("rowid"))
-            )
-        )
-    elif terms:
-        query = " & ".join(f"{t}:*" for t in terms)
-        clauses.append(
-            sa.literal_column("catalog_entities.search_tsv").bool_op("@@")(
-                sa.func.to_tsquery("simple", query)
-            )
-        )
-    return sa.and_(sa.true(), *clauses)
-
-
 def _sort_column(order: Order | None) -> ColumnElement[Any] | None:
     if order is None:
         return None
-    if order.field in _COLUMNS:
-        return _COLUMNS[order.field]
+    if order.field in COLUMNS:
+        return COLUMNS[order.field]
     return (
         sa.select(sa.func.min(S.value))
         .where(S.entity_id == E.entity_id, S.key == order.field)
@@ -161,9 +92,9 @@ def _after(
 
 def count_matching(conn: Connection, filters: FilterSet, full_text: str | None) -> int:
     """How many entities match (``totalItems``)."""
-    where = where_clause(conn, filters, full_text)
+    where, params = where_clause(conn, filters, full_text)
     stmt = sa.select(sa.func.count()).select_from(catalog_entities).where(where)
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(stmt, params).scalar_one())
 
 
 def query_page(
@@ -188,21 +119,26 @@ def query_page(
     """
     if total is None:
         total = count_matching(conn, filters, full_text)
-    rows: list[Any]
+    rows: list[tuple[str, str]]
+    sort_values: list[Any] | None = None
     if _walks(filters, full_text, order, limit, total, scope):
         kind = single_kind(filters)
         if scope is None:
             scope = count_matching(conn, ((Condition("kind", (kind,)),),) if kind else (), None)
-        rows, value = _walk(conn, filters, limit + 1, after, total, scope, kind), None
+        rows = _walk(conn, filters, limit + 1, after, total, scope, kind)
+    elif order is None:
+        rows = documents(conn, _refs(conn, filters, full_text, limit + 1, after))
     else:
-        keys, value = _sorted_keys(conn, filters, full_text, order, limit + 1, after)
-        rows = _documents(conn, keys)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        keys = _sorted_keys(conn, filters, full_text, order, limit + 1, after)
+        found = dict(documents(conn, [k[0] for k in keys]))
+        keys = [k for k in keys if k[0] in found]
+        rows = [(k[0], found[k[0]]) for k in keys]
+        sort_values = [k[1] for k in keys]
     last = None
-    if more and rows:
-        last = (rows[-1][2] if value is not None else None, rows[-1][0])
-    return Page([(r[0], r[1]) for r in rows], int(total), last)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = (None if sort_values is None else sort_values[limit - 1], rows[-1][0])
+    return Page(rows, int(total), last)
 
 
 def _walks(
@@ -224,42 +160,81 @@ def _walks(
     return (limit + 1) * scope / total <= WALK_MAX_ROWS
 
 
+def bounded(
+    filters: FilterSet,
+    full_text: str | None,
+    order: Order | None,
+    limit: int,
+    total: int,
+    scope: int | None,
+) -> bool:
+    """Whether a page costs a bounded amount of work whatever the catalog's size.
+
+    True for unfiltered pages (the ref index, in order), set plans over at most
+    :data:`SMALL_SET_MAX` matches and walks (about :data:`WALK_MAX_ROWS` index rows; only
+    when ``scope`` is known, as counting it is not bounded); False for full text and
+    ordered pages, which collect and sort every match.
+    """
+    if order is not None or full_text:
+        return False
+    if not filters or total <= SMALL_SET_MAX:
+        return True
+    return scope is not None and _walks(filters, None, None, limit, total, scope)
+
+
+def _refs(
+    conn: Connection, filters: FilterSet, full_text: str | None, n: int, after: Cursor | None
+) -> list[str]:
+    """The first ``n`` matching refs after the cursor, in ref order (set plan; refs only)."""
+    shape = shape_of(filters, full_text)
+    dialect = conn.dialect.name
+
+    def build() -> sa.Select[Any]:
+        stmt = sa.select(E.entity_ref).where(clause(dialect, shape))
+        if after is not None:
+            stmt = stmt.where(E.entity_ref > sa.bindparam("after", type_=sa.String))
+        return stmt.order_by(E.entity_ref).limit(sa.bindparam("n", type_=sa.Integer))
+
+    stmt = compiled.statement(conn, ("refs", shape, after is not None), build)
+    params = params_of(filters, full_text, dialect) | {"n": n}
+    if after is not None:
+        params["after"] = after.last_ref
+    return [r[0] for r in compiled.fetch(conn, stmt, params)]
+
+
 def _sorted_keys(
     conn: Connection,
     filters: FilterSet,
     full_text: str | None,
-    order: Order | None,
+    order: Order,
     n: int,
     after: Cursor | None,
-) -> tuple[list[Any], Any]:
-    """``(entity_ref, sort value?)`` of the first ``n`` matches after the cursor (refs only)."""
-    where = where_clause(conn, filters, full_text)
+) -> list[Any]:
+    """``(entity_ref, sort value)`` of the first ``n`` matches after the cursor."""
+    where, params = where_clause(conn, filters, full_text)
     value = _sort_column(order)
-    stmt: Any
-    if value is None:
-        stmt = sa.select(E.entity_ref).where(where)
-        if after is not None:
-            stmt = stmt.where(E.entity_ref > after.last_ref)
-        stmt = stmt.order_by(E.entity_ref)
-    else:
-        assert order is not None
-        value = value.label("sort_value")
-        stmt = sa.select(E.entity_ref, value).where(where)
-        if after is not None:
-            stmt = stmt.where(_after(value, order, (after.last_value, after.last_ref)))
-        stmt = stmt.order_by(
-            value.is_(None), value.desc() if order.descending else value, E.entity_ref
-        )
-    return list(conn.execute(stmt.limit(n)).all()), value
+    assert value is not None
+    value = value.label("sort_value")
+    stmt = sa.select(E.entity_ref, value).where(where)
+    if after is not None:
+        stmt = stmt.where(_after(value, order, (after.last_value, after.last_ref)))
+    stmt = stmt.order_by(value.is_(None), value.desc() if order.descending else value, E.entity_ref)
+    return list(conn.execute(stmt.limit(n), params).all())
 
 
-def _documents(conn: Connection, keys: Sequence[Any]) -> list[Any]:
-    """``(entity_ref, entity JSON, sort value?)`` for ``keys`` (``(ref, value?)``), same order."""
-    if not keys:
-        return []
-    stmt = sa.select(E.entity_ref, E.entity).where(E.entity_ref.in_([k[0] for k in keys]))
-    found: dict[str, str] = {ref: doc for ref, doc in conn.execute(stmt).all()}
-    return [(k[0], found[k[0]], *k[1:]) for k in keys if k[0] in found]
+def documents(conn: Connection, refs: Sequence[str]) -> list[tuple[str, str]]:
+    """``(entity_ref, stored entity JSON)`` of the existing ``refs``, in the order given."""
+    found: dict[str, str] = {}
+    for start in range(0, len(refs), compiled.IN_MAX):
+        chunk = list(refs[start : start + compiled.IN_MAX])
+        size = compiled.bucket(len(chunk))
+        stmt = compiled.statement(conn, ("documents", size), partial(_documents_of, size))
+        found.update(compiled.fetch(conn, stmt, compiled.in_params("r", chunk, size)))
+    return [(ref, found[ref]) for ref in refs if ref in found]
+
+
+def _documents_of(size: int) -> sa.Select[Any]:
+    return sa.select(E.entity_ref, E.entity).where(compiled.in_list(E.entity_ref, "r", size))
 
 
 def single_kind(filters: FilterSet) -> str | None:
@@ -278,45 +253,68 @@ def _walk(
     total: int,
     scope: int,
     kind: str | None,
-) -> list[Any]:
+) -> list[tuple[str, str]]:
     """The first ``n`` matches after the cursor, reading the ref index in growing windows."""
     density = max(total / max(scope, 1), 1e-3)
     window = min(_WINDOW_MAX, max(2 * n, int(n / density * 1.5)))
-    where = where_clause(conn, filters, None, probe=True)
+    dialect = conn.dialect.name
+    shape = shape_of(filters, None)
+    params = params_of(filters, None, dialect)
     last = after.last_ref if after is not None else None
+    rows_stmt = compiled.statement(
+        conn,
+        ("walk-rows", shape),
+        lambda: (
+            sa.select(E.entity_ref, E.entity)
+            .where(
+                E.entity_ref >= sa.bindparam("lo", type_=sa.String),
+                E.entity_ref <= sa.bindparam("hi", type_=sa.String),
+                clause(dialect, shape, probe=True),
+            )
+            .order_by(E.entity_ref)
+            .limit(sa.bindparam("n", type_=sa.Integer))
+        ),
+    )
     found: list[Any] = []
     while len(found) < n:
-        refs_stmt = sa.select(E.entity_ref).order_by(E.entity_ref).limit(window)
-        if kind is not None:
-            refs_stmt = refs_stmt.where(E.kind == kind)
-        if last is not None:
-            refs_stmt = refs_stmt.where(E.entity_ref > last)
-        refs = conn.execute(refs_stmt).scalars().all()
+        refs = _window(conn, kind, last, window)
         if not refs:
             break
         found.extend(
-            conn.execute(
-                sa.select(E.entity_ref, E.entity)
-                .where(E.entity_ref >= refs[0], E.entity_ref <= refs[-1], where)
-                .order_by(E.entity_ref)
-                .limit(n - len(found))
-            ).all()
+            compiled.fetch(
+                conn, rows_stmt, params | {"lo": refs[0], "hi": refs[-1], "n": n - len(found)}
+            )
         )
         last = refs[-1]
         window = min(_WINDOW_MAX, window * 2)
     return found
 
 
+def _window(conn: Connection, kind: str | None, last: str | None, size: int) -> list[str]:
+    """The next ``size`` refs (of ``kind``, when given) after ``last``, in ref order."""
+
+    def build() -> sa.Select[Any]:
+        stmt = sa.select(E.entity_ref)
+        if kind is not None:
+            stmt = stmt.where(E.kind == sa.bindparam("kind", type_=sa.String))
+        if last is not None:
+            stmt = stmt.where(E.entity_ref > sa.bindparam("last", type_=sa.String))
+        return stmt.order_by(E.entity_ref).limit(sa.bindparam("size", type_=sa.Integer))
+
+    stmt = compiled.statement(conn, ("walk-window", kind is not None, last is not None), build)
+    params: dict[str, Any] = {"size": size, "kind": kind, "last": last}
+    return [r[0] for r in compiled.fetch(conn, stmt, params)]
+
+
 def small_set(conn: Connection, filters: FilterSet) -> list[str] | None:
     """Every ref matching ``filters`` in ref order when there are at most ``SMALL_SET_MAX``,
     else None: one query gives a sparse filter's first page and its ``totalItems``."""
-    stmt = sa.select(E.entity_ref).where(where_clause(conn, filters, None))
-    refs = conn.execute(stmt.order_by(E.entity_ref).limit(SMALL_SET_MAX + 1)).scalars().all()
-    return None if len(refs) > SMALL_SET_MAX else list(refs)
+    refs = _refs(conn, filters, None, SMALL_SET_MAX + 1, None)
+    return None if len(refs) > SMALL_SET_MAX else refs
 
 
 def page_of_refs(conn: Connection, refs: Sequence[str], limit: int) -> Page:
     """The first page of ``refs`` (all the matches, in ref order), from :func:`small_set`."""
-    rows = _documents(conn, [(r,) for r in refs[:limit]])
+    rows = documents(conn, refs[:limit])
     last = (None, rows[-1][0]) if len(refs) > limit and rows else None
-    return Page([(r[0], r[1]) for r in rows], len(refs), last)
+    return Page(rows, len(refs), last)

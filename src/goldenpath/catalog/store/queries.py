@@ -10,7 +10,7 @@ Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,7 +19,8 @@ from sqlalchemy import Connection
 
 from goldenpath.catalog.filters import FilterSet
 from goldenpath.catalog.model import Entity
-from goldenpath.catalog.store.pages import Page, count_matching, query_page, where_clause
+from goldenpath.catalog.store import compiled
+from goldenpath.catalog.store.pages import Page, count_matching, documents, query_page
 from goldenpath.catalog.store.tables import (
     catalog_entities,
     catalog_errors,
@@ -27,9 +28,11 @@ from goldenpath.catalog.store.tables import (
     catalog_search,
     catalog_state,
 )
+from goldenpath.catalog.store.where import where_clause
 
 __all__ = [
     "Page",
+    "TooManyRelations",
     "count_matching",
     "dangling_relations",
     "entities_by_refs",
@@ -51,34 +54,57 @@ S = catalog_search.c
 R = catalog_relations.c
 
 
-@lru_cache(maxsize=65536)
-def _target_fragment(target: str) -> bytes:
-    """``"targetRef":…,"target":{…}`` of one relation target (a pure function, memoised)."""
+def _relation_json(type_: str, target: str) -> bytes:
+    """``{"type":…,"targetRef":…,"target":{…}}`` of one relation.
+
+    Not memoised: a page's targets are mostly new, and a cache miss (eviction included)
+    costs four times the ``orjson.dumps``.
+    """
     kind, _, rest = target.partition(":")
     namespace, _, name = rest.partition("/")
-    body = {"targetRef": target, "target": {"kind": kind, "namespace": namespace, "name": name}}
-    return orjson.dumps(body)[1:-1]
+    target_parts = {"kind": kind, "namespace": namespace, "name": name}
+    return orjson.dumps({"type": type_, "targetRef": target, "target": target_parts})
 
 
-@lru_cache(maxsize=1024)
-def _type_prefix(type_: str) -> bytes:
-    return b'{"type":' + orjson.dumps(type_) + b","
+class TooManyRelations(Exception):
+    """The entities have more relation rows than the caller's budget (``max_relations``)."""
 
 
-def _relations_json(conn: Connection, refs: Sequence[str]) -> dict[str, bytes]:
-    """Backstage-shaped ``relations`` JSON arrays of each ref (as source), sorted, deduplicated."""
-    parts: dict[str, list[bytes]] = {}
+def _relations_of(size: int, limited: bool) -> sa.Select[Any]:
+    stmt = sa.select(R.source_entity_ref, R.type, R.target_entity_ref).where(
+        compiled.in_list(R.source_entity_ref, "r", size)
+    )
+    return stmt.limit(sa.bindparam("budget", type_=sa.Integer)) if limited else stmt
+
+
+def _relations_json(
+    conn: Connection, refs: Sequence[str], max_rows: int | None = None
+) -> dict[str, bytes]:
+    """Backstage-shaped ``relations`` JSON arrays of each ref (as source), sorted by type and
+    target, deduplicated (one index-only scan per ref: ``ix_catalog_relations_source_type_target``).
+
+    Raises:
+        TooManyRelations: more than ``max_rows`` relation rows (nothing more is read).
+    """
     rows: set[tuple[str, str, str]] = set()
-    for i in range(0, len(refs), 500):
-        # sorted and deduplicated here: cheaper than a temporary B-tree in the database
-        result = conn.execute(
-            sa.select(R.source_entity_ref, R.type, R.target_entity_ref).where(
-                R.source_entity_ref.in_(refs[i : i + 500])
-            )
+    limited = max_rows is not None
+    for start in range(0, len(refs), compiled.IN_MAX):
+        chunk = list(refs[start : start + compiled.IN_MAX])
+        size = compiled.bucket(len(chunk))
+        stmt = compiled.statement(
+            conn, ("relations", size, limited), partial(_relations_of, size, limited)
         )
-        rows.update(map(tuple, result.all()))
+        params = compiled.in_params("r", chunk, size)
+        if max_rows is not None:
+            params["budget"] = max_rows - len(rows) + 1
+        found = compiled.fetch(conn, stmt, params)
+        if max_rows is not None and len(rows) + len(found) > max_rows:
+            raise TooManyRelations(f"more than {max_rows} relations")
+        rows.update(found)
+    parts: dict[str, list[bytes]] = {}
+    # sorted here, not in SQL: code-point order whatever the database's collation
     for source, type_, target in sorted(rows):
-        parts.setdefault(source, []).append(_type_prefix(type_) + _target_fragment(target) + b"}")
+        parts.setdefault(source, []).append(_relation_json(type_, target))
     return {source: b"[" + b",".join(items) + b"]" for source, items in parts.items()}
 
 
@@ -92,9 +118,15 @@ def _splice(text: str, relations: bytes) -> bytes:
     return orjson.dumps(entity)
 
 
-def stitch_json(conn: Connection, rows: Sequence[Any]) -> list[bytes]:
-    """Entity JSON documents (bytes, ``relations`` attached) from ``(entity_ref, json)`` rows."""
-    relations = _relations_json(conn, [r[0] for r in rows])
+def stitch_json(
+    conn: Connection, rows: Sequence[Any], *, max_relations: int | None = None
+) -> list[bytes]:
+    """Entity JSON documents (bytes, ``relations`` attached) from ``(entity_ref, json)`` rows.
+
+    Raises:
+        TooManyRelations: the entities have more than ``max_relations`` relation rows.
+    """
+    relations = _relations_json(conn, [r[0] for r in rows], max_relations)
     return [_splice(text, relations.get(ref, b"[]")) for ref, text in rows]
 
 
@@ -103,16 +135,36 @@ def _stitch(conn: Connection, rows: Sequence[Any]) -> list[Entity]:
     return [orjson.loads(doc) for doc in stitch_json(conn, rows)]
 
 
-def entity_json_by_ref(conn: Connection, ref: str) -> bytes | None:
-    """The JSON document of the entity with lower-cased ref ``ref``, or ``None``."""
-    rows = conn.execute(sa.select(E.entity_ref, E.entity).where(E.entity_ref == ref)).all()
-    return stitch_json(conn, rows)[0] if rows else None
+def _one_by(column: str) -> sa.Select[Any]:
+    return sa.select(E.entity_ref, E.entity).where(
+        E[column] == sa.bindparam("key", type_=sa.String)
+    )
 
 
-def entity_json_by_uid(conn: Connection, uid: str) -> bytes | None:
-    """The JSON document of the entity whose ``metadata.uid`` is ``uid``, or ``None``."""
-    rows = conn.execute(sa.select(E.entity_ref, E.entity).where(E.entity_id == uid)).all()
-    return stitch_json(conn, rows)[0] if rows else None
+def entity_json_by_ref(
+    conn: Connection, ref: str, *, max_relations: int | None = None
+) -> bytes | None:
+    """The JSON document of the entity with lower-cased ref ``ref``, or ``None``.
+
+    Raises:
+        TooManyRelations: the entity has more than ``max_relations`` relation rows.
+    """
+    stmt = compiled.statement(conn, ("entity-by", "entity_ref"), partial(_one_by, "entity_ref"))
+    rows = compiled.fetch(conn, stmt, {"key": ref})
+    return stitch_json(conn, rows, max_relations=max_relations)[0] if rows else None
+
+
+def entity_json_by_uid(
+    conn: Connection, uid: str, *, max_relations: int | None = None
+) -> bytes | None:
+    """The JSON document of the entity whose ``metadata.uid`` is ``uid``, or ``None``.
+
+    Raises:
+        TooManyRelations: the entity has more than ``max_relations`` relation rows.
+    """
+    stmt = compiled.statement(conn, ("entity-by", "entity_id"), partial(_one_by, "entity_id"))
+    rows = compiled.fetch(conn, stmt, {"key": uid})
+    return stitch_json(conn, rows, max_relations=max_relations)[0] if rows else None
 
 
 def entity_by_ref(conn: Connection, ref: str) -> Entity | None:
@@ -129,13 +181,7 @@ def entity_by_uid(conn: Connection, uid: str) -> Entity | None:
 
 def entities_json_by_refs(conn: Connection, refs: Sequence[str]) -> dict[str, bytes]:
     """Entity JSON documents by lower-cased ref (missing refs are absent from the result)."""
-    rows: list[Any] = []
-    for i in range(0, len(refs), 500):
-        rows.extend(
-            conn.execute(
-                sa.select(E.entity_ref, E.entity).where(E.entity_ref.in_(refs[i : i + 500]))
-            ).all()
-        )
+    rows = documents(conn, refs)
     return {r[0]: doc for r, doc in zip(rows, stitch_json(conn, rows), strict=True)}
 
 
@@ -149,18 +195,20 @@ def parent_ref_of(conn: Connection, ref: str) -> str | None:
     return conn.execute(sa.select(E.parent_ref).where(E.entity_ref == ref)).scalar()
 
 
+def _version() -> sa.Select[Any]:
+    return sa.select(catalog_state.c.version).where(catalog_state.c.id == 1)
+
+
 def version(conn: Connection) -> int:
     """The catalog's write counter (see ``catalog_state``)."""
-    return int(
-        conn.execute(sa.select(catalog_state.c.version).where(catalog_state.c.id == 1)).scalar()
-        or 0
-    )
+    rows = compiled.fetch(conn, compiled.statement(conn, ("version",), _version), {})
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[str, Any]]:
     """``[{"value", "count"}]`` for one facet (original-case values, most frequent first)."""
     key = facet.lower()
-    where = where_clause(conn, filters, None) if filters else None
+    where, params = where_clause(conn, filters, None) if filters else (None, {})
     if key.startswith("relations."):
         stmt = (
             sa.select(R.target_entity_ref, sa.func.count(sa.distinct(R.source_entity_ref)))
@@ -177,7 +225,7 @@ def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[
         )
         if where is not None:
             stmt = stmt.where(S.entity_id.in_(sa.select(E.entity_id).where(where)))
-    counts = [{"value": v, "count": int(c)} for v, c in conn.execute(stmt)]
+    counts = [{"value": v, "count": int(c)} for v, c in conn.execute(stmt, params)]
     counts.sort(key=lambda f: (-f["count"], f["value"]))
     return counts
 

@@ -57,6 +57,8 @@ class Candidate:
 
     ``prepared``: rows derived where the entity was processed (a worker), used when the
     entity is new and has no status items; otherwise the writer derives them itself.
+    ``hash``: set for an entity of a file that was not read again because it is unchanged
+    (``entity`` is then ``{}``): the stored content hash, which must still match.
     """
 
     ref: str
@@ -68,6 +70,7 @@ class Candidate:
     source: str = ""
     doc_index: int | None = None
     prepared: Prepared | None = None
+    hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,7 +208,10 @@ def _plan_candidate(
     report: RefreshReport,
 ) -> None:
     prep = cand.prepared if not cand.status_items else None
-    h = prep.hash if prep is not None else content_hash(cand)
+    if cand.hash is not None and not cand.status_items:
+        h = cand.hash
+    else:
+        h = prep.hash if prep is not None else content_hash(cand)
     if (
         old is not None
         and old.hash == h
@@ -217,6 +220,9 @@ def _plan_candidate(
     ):
         report.unchanged.append(cand.ref)
         return
+    if cand.hash is not None:
+        # a file skipped as unchanged must match the store; FileMemo.reuse checked it
+        raise RuntimeError(f"{cand.ref}: skipped as unchanged but the store differs")
     if old is None and prep is not None:
         _plan_prepared_insert(cand, prep, location_id, now, writes, existing, report)
         return

@@ -101,8 +101,14 @@ catalog_relations = sa.Table(
     sa.Column("source_entity_ref", sa.String(700), nullable=False),
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("target_entity_ref", sa.String(700), nullable=False),
-    sa.Index("ix_catalog_relations_source", "source_entity_ref"),
-    sa.Index("ix_catalog_relations_target", "target_entity_ref", "type"),
+    # covering (migration 0003): stitching reads (source → type, target) in API order, and
+    # relations.<type>=<ref> filters read (target → type, source), both without the table
+    sa.Index(
+        "ix_catalog_relations_source_type_target", "source_entity_ref", "type", "target_entity_ref"
+    ),
+    sa.Index(
+        "ix_catalog_relations_target_type_source", "target_entity_ref", "type", "source_entity_ref"
+    ),
     sa.Index("ix_catalog_relations_originating", "originating_entity_id"),
 )
 

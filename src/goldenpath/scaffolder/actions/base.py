@@ -65,7 +65,7 @@ def confine(root: Path, relative: str | os.PathLike[str], *, what: str = "path")
         raise InvalidInput(f"{what} {text!r} escapes the workspace; remove the '..' segments")
     # Resolve symlinks of the existing part of the path: a link may not lead outside.
     existing = candidate
-    while not existing.exists() and existing != base:
+    while not os.path.lexists(existing) and existing != base:
         existing = existing.parent
     if not existing.resolve().is_relative_to(base):
         raise InvalidInput(f"{what} {text!r} escapes the workspace through a symbolic link")
