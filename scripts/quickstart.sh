@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, for a newcomer:
 #   install everything (scripts/setup.sh) → start the platform server in the background →
-#   import the sample catalog in examples/catalog → print where to look.
+#   import the sample catalog in examples/catalog → create hello-api from the python-service
+#   golden path → deploy it to dev → check it answers 200 → print where to look.
 # Idempotent: a second run reuses the running server and refreshes the already-registered
 # sample catalog instead of registering it twice.
 #
@@ -45,6 +46,37 @@ fi
 
 home="$("$ROOT/.venv/bin/python" -c \
   'from goldenpath.settings import load_settings; print(load_settings().home)')"
+
+# The main job: a service from the python-service golden path, deployed to dev.
+SERVICE=hello-api
+SERVICE_DIR="$home/quickstart/$SERVICE"
+if [[ -d "$SERVICE_DIR/.git" ]]; then
+  say "$SERVICE was created before: $SERVICE_DIR"
+else
+  say "creating $SERVICE from the python-service golden path"
+  mkdir -p "$home/quickstart"
+  "$PLATFORM" create service "$SERVICE" --dir "$SERVICE_DIR"
+fi
+say "deploying $SERVICE to dev (build with uv, supervised replicas, HAProxy in front)"
+(cd "$SERVICE_DIR" && "$PLATFORM" deploy --env dev)
+service_urls="$(cd "$SERVICE_DIR" && "$PLATFORM" status "$SERVICE" --env dev -o json | "$ROOT/.venv/bin/python" -c '
+import json, sys
+data = json.load(sys.stdin)
+items = data if isinstance(data, list) else [data]
+urls = next((i.get("urls") for i in items if i.get("urls")), None) or {}
+print(urls.get("direct", ""), urls.get("http", ""))
+')"
+direct_url="${service_urls%% *}"
+host_url="${service_urls#* }"
+code="$("$ROOT/.venv/bin/python" -c '
+import sys, httpx
+try:
+    print(httpx.get(sys.argv[1], timeout=10).status_code)
+except httpx.HTTPError as e:
+    print(type(e).__name__)
+' "$direct_url/")"
+say "GET $direct_url/ answered $code"
+[[ "$code" == 200 ]] || { say "the service did not answer 200; see: platform logs $SERVICE --env dev"; exit 1; }
 url="$("$ROOT/.venv/bin/python" - "$home" <<'PY'
 import json, sys
 from pathlib import Path
@@ -57,7 +89,9 @@ PY
 
 cat <<EOF
 
-goldenpath is running.
+goldenpath is running, and so is $SERVICE in dev:
+  Service         $host_url   (no DNS needed: $direct_url)
+  Its repository  $SERVICE_DIR
 
   API             $url/api/catalog/entities
   OpenAPI         $url/openapi.json   (needs the token, like every route but health)
@@ -67,6 +101,9 @@ goldenpath is running.
   Server log      $home/run/server.log
 
 Try:
+  .venv/bin/platform status $SERVICE --env dev
+  .venv/bin/platform logs $SERVICE --env dev --since 10m
+  .venv/bin/platform deploy history $SERVICE
   .venv/bin/platform catalog ls
   .venv/bin/platform catalog ls --kind component --owner storefront-team
   .venv/bin/platform catalog get component:default/checkout -o yaml

@@ -6,6 +6,7 @@
 #
 # What it does, each step only when needed:
 #   1. apt packages the tests use: git, PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin),
+#      HAProxy (the local runtime's router),
 #      python3-venv (apt-get update first; as root, or through sudo).
 #   2. .venv with Python >= 3.11, uv inside it, and the project installed editable with its dev extras.
 #   3. npm ci for the node test client (tests/clients) when its package.json exists.
@@ -46,6 +47,7 @@ apt_missing() {
   local python="$1"
   command -v git >/dev/null 2>&1 || echo git
   [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] || echo postgresql-15
+  command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || echo haproxy
   "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
 }
 

@@ -154,3 +154,17 @@ def test_update_doc_replaces_the_section_of_the_same_size(tmp_path: Path) -> Non
     assert text.count("<!-- results:1000:start -->") == 1
     assert "1.00 / 4.00 ✅" in text and "9.00" not in text
     assert text.index("1,000 entities") < text.index("2,000 entities") < text.index("tail")
+
+
+def test_scaffolder_benchmark_times_real_runs_and_writes_its_table(tmp_path: Path) -> None:
+    import scaffolder_bench
+
+    row = scaffolder_bench.run_backend("SQLite", None, runs=1)
+    assert row["runs"] == 1 and 0 < float(row["median"]) <= float(row["max"]) < 60
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nintro\n")
+    scaffolder_bench._update_doc(doc, scaffolder_bench._table([row]))
+    scaffolder_bench._update_doc(doc, scaffolder_bench._table([row]))
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nintro\n")
+    assert text.count(scaffolder_bench.MARK_BEGIN) == 1 and "| SQLite | 1 |" in text

@@ -1,9 +1,11 @@
-"""The README's first command works, twice, and leaves the sample catalog browsable.
+"""The README's first command works, twice: sample catalog browsable, hello-api deployed.
 
 Runs ``bash scripts/quickstart.sh`` for real on a throwaway ``GOLDENPATH_HOME``: setup
-(a no-op once installed), a background server, the sample catalog import, the "where to
-look" summary. A second run must reuse the server and keep the catalog as it was. The
-server is stopped with ``platform server stop --all`` whatever happens.
+(a no-op once installed), a background server, the sample catalog import, ``hello-api``
+created from the python-service golden path and deployed to ``dev`` (uv build, supervised
+replicas, HAProxy), the "where to look" summary with the service's URL. A second run must
+reuse the server, keep the catalog as it was and the service's URL. Everything is stopped
+with ``platform server stop --all`` whatever happens.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,11 +66,24 @@ def test_quickstart_serves_the_sample_catalog_and_is_idempotent(home: dict[str, 
 
     names = sorted(e["metadata"]["name"] for e in _entities(home))
     assert names == [
-        "checkout", "fraud-detector", "payments", "payments-sdk", "product-catalog", "web-shop",
+        "checkout", "fraud-detector", "hello-api", "payments", "payments-sdk",
+        "product-catalog", "web-shop",
     ]  # fmt: skip
+    service_url = _service_url(first.stdout)
+    assert service_url.startswith("http://127.0.0.1:")
+    answer = httpx.get(service_url + "/", timeout=10)
+    assert answer.status_code == 200 and answer.json()["service"] == "hello-api"
 
     second = _quickstart(home)
     assert second.returncode == 0, second.stdout + second.stderr
     again = json.loads((Path(home["GOLDENPATH_HOME"]) / "run" / "server.json").read_text())
     assert again["pid"] == info["pid"], "the second run must reuse the running server"
     assert sorted(e["metadata"]["name"] for e in _entities(home)) == names
+    assert _service_url(second.stdout) == service_url, "the service keeps its URL"
+    assert httpx.get(service_url + "/healthz", timeout=10).status_code == 200
+
+
+def _service_url(stdout: str) -> str:
+    """The direct URL of hello-api from the summary's ``Service … (no DNS needed: URL)``."""
+    line = next(x for x in stdout.splitlines() if x.strip().startswith("Service "))
+    return line.rsplit("no DNS needed: ", 1)[1].rstrip(")").strip()

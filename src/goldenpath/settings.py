@@ -21,9 +21,11 @@ from goldenpath.errors import InvalidInput
 
 __all__ = [
     "CatalogSettings",
+    "DeploySettings",
     "GitHubIntegration",
     "GitLabIntegration",
     "IntegrationsSettings",
+    "RuntimeSettings",
     "ScaffolderSettings",
     "ServerSettings",
     "Settings",
@@ -119,6 +121,42 @@ class ScaffolderSettings(BaseModel):
     )
 
 
+class RuntimeSettings(BaseModel):
+    """The local runtime (``goldenpath.drivers.local``): router ports, builds, replicas.
+
+    Service URLs are ``http://<service>.<environment>.<domain>:<router_http_port>``; port 0
+    picks a free port at the router's first start and keeps it in
+    ``<home>/run/router/ports.json`` so URLs stay stable across restarts.
+    """
+
+    bind: str = Field(default="127.0.0.1", description="address the router listens on")
+    router_http_port: int = Field(default=0, ge=0, le=65535, description="0 = pick, then keep")
+    router_https_port: int = Field(default=0, ge=0, le=65535, description="0 = pick, then keep")
+    domain: str = Field(default="localhost", description="URL suffix after <service>.<env>.")
+    haproxy: str = Field(default="haproxy", description="HAProxy executable (name or path)")
+    build_timeout: float = Field(default=900.0, gt=0, description="seconds one build may take")
+    start_timeout: float = Field(
+        default=60.0, gt=0, description="default seconds a replica may take to become ready"
+    )
+    log_max_bytes: int = Field(default=10_000_000, gt=0, description="rotate a replica log at")
+    log_backups: int = Field(default=5, ge=0, description="rotated replica logs kept")
+
+
+class DeploySettings(BaseModel):
+    """Deployments and the reconciler (``goldenpath.deploy``)."""
+
+    reconcile_interval: float = Field(
+        default=1.0, ge=0, description="seconds between reconciler passes; 0 = no loop (tests)"
+    )
+    lease_ttl: float = Field(
+        default=30.0, gt=0, description="seconds a reconciler's claim on a deployment lives"
+    )
+    environments: list[str] = Field(
+        default_factory=lambda: ["dev", "staging", "production"],
+        description="environments that exist by default (driver: local)",
+    )
+
+
 class GitHubIntegration(BaseModel):
     """Backstage ``integrations.github``: used by ``publish:github`` and pull requests."""
 
@@ -161,6 +199,8 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     scaffolder: ScaffolderSettings = Field(default_factory=ScaffolderSettings)
     integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @field_validator("home")
     @classmethod

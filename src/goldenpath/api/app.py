@@ -3,9 +3,10 @@
 Builds the engine, migrates the database to head, builds the services, runs the first-start
 steps (organisation catalog + admin token) and publishes the built-in templates, registers the
 problem+json handlers once, the metrics/audit middleware, the routers, and — in the lifespan —
-starts the catalog refresh loop and the scaffolder's task workers (which first fail the tasks
-a dead server left behind) and stops both on shutdown. No module-level app, nothing happens at
-import.
+starts the catalog refresh loop, the scaffolder's task workers (which first fail the tasks a
+dead server left behind) and the deploy reconciler, and stops them on shutdown. Deployed
+services' processes (run by the runtime driver) are never stopped at shutdown: they outlive
+the server, and the next one adopts them. No module-level app, nothing happens at import.
 """
 
 from __future__ import annotations
@@ -27,10 +28,19 @@ from goldenpath.api.deps import READ_ONLY_POSTS, Services
 from goldenpath.api.metrics import ApiMetrics, RequestObserver
 from goldenpath.api.problems import install_exception_handlers
 from goldenpath.api.routes import auth as auth_routes
-from goldenpath.api.routes import catalog_entities, catalog_locations, health, scaffolder
+from goldenpath.api.routes import (
+    catalog_entities,
+    catalog_locations,
+    deploy,
+    environments,
+    health,
+    scaffolder,
+)
 from goldenpath.auth.service import AuthService
 from goldenpath.catalog.refresher import Refresher
 from goldenpath.catalog.service import CatalogService
+from goldenpath.deploy.service import DeployService
+from goldenpath.drivers.local.driver import LocalDriver
 from goldenpath.errors import NotFound
 from goldenpath.scaffolder.service import ScaffolderService
 from goldenpath.settings import Settings
@@ -63,7 +73,8 @@ def create_app(
         clock: current UTC time for tokens and audit rows (tests inject one).
         start_refresher: start the catalog refresh loop in the lifespan (when
             ``settings.catalog.refresh_interval`` > 0).
-        start_workers: start the scaffolder's task workers in the lifespan.
+        start_workers: start the scaffolder's task workers and the deploy reconciler (when
+            ``settings.deploy.reconcile_interval`` > 0) in the lifespan.
 
     Raises:
         PlatformError: the database cannot be migrated or the first start failed.
@@ -77,7 +88,7 @@ def create_app(
         title="goldenpath",
         version=getattr(goldenpath, "__version__", "0.1.0"),
         summary="Internal Developer Platform API: Backstage-compatible catalog and software "
-        "templates, auth, audit.",
+        "templates, deployments and environments, auth, audit.",
         lifespan=_lifespan(svc, start_refresher, start_workers),
         openapi_url=None,  # served by routes.health behind a token
         docs_url=None,
@@ -89,7 +100,8 @@ def create_app(
     app.add_middleware(
         RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth), read_only=READ_ONLY_POSTS
     )
-    for module in (health, auth_routes, catalog_entities, catalog_locations, scaffolder):
+    routers = (health, auth_routes, catalog_entities, catalog_locations, scaffolder, deploy)
+    for module in (*routers, environments):
         app.include_router(module.router)
     return app
 
@@ -101,6 +113,9 @@ def _build_services(settings: Settings, clock: Callable[[], datetime]) -> Servic
     auth = AuthService(engine=engine, clock=clock, user_exists=_user_exists(catalog))
     metrics = ApiMetrics(_entity_counts(catalog))
     tasks = ScaffolderService(engine=engine, settings=settings, catalog=catalog, clock=clock)
+    deployments = DeployService(
+        engine=engine, settings=settings, driver=LocalDriver(settings), clock=clock
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -108,6 +123,7 @@ def _build_services(settings: Settings, clock: Callable[[], datetime]) -> Servic
         auth=auth,
         metrics=metrics,
         scaffolder=tasks,
+        deploy=deployments,
     )
 
 
@@ -146,8 +162,11 @@ def _lifespan(
         if start_refresher and svc.settings.catalog.refresh_interval > 0:
             refresher = Refresher(svc.catalog, interval=svc.settings.catalog.refresh_interval)
             refresher.start()
+        reconciler = start_workers and svc.settings.deploy.reconcile_interval > 0
         if start_workers:
             await run_in_threadpool(svc.scaffolder.start)
+        if reconciler:
+            await run_in_threadpool(svc.deploy.start)
         flusher = asyncio.create_task(_flush_usage_forever(svc.auth))
         try:
             yield
@@ -155,6 +174,8 @@ def _lifespan(
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            if reconciler:  # the reconciler only: deployed services keep running
+                await run_in_threadpool(svc.deploy.stop)
             if start_workers:
                 await run_in_threadpool(svc.scaffolder.stop)
             if refresher is not None:

@@ -25,6 +25,7 @@ from goldenpath.settings import Settings
 
 if TYPE_CHECKING:
     from goldenpath.api.metrics import ApiMetrics
+    from goldenpath.deploy.service import DeployService
     from goldenpath.scaffolder.service import ScaffolderService
 
 __all__ = [
@@ -53,6 +54,7 @@ class Services:
     auth: AuthService
     metrics: ApiMetrics
     scaffolder: ScaffolderService
+    deploy: DeployService
 
 
 async def services(request: Request) -> Services:

@@ -16,7 +16,17 @@ from typer.core import TyperGroup
 
 from goldenpath import __version__, errors
 from goldenpath.cli import exits, output
-from goldenpath.cli.commands import auth, catalog, create, server, task, template
+from goldenpath.cli.commands import (
+    auth,
+    catalog,
+    create,
+    deploy,
+    env,
+    server,
+    status,
+    task,
+    template,
+)
 
 __all__ = ["app", "main"]
 
@@ -73,6 +83,11 @@ app = typer.Typer(
         "  platform create service my-api --lang python --owner team-a\n\n"
         "  platform template run python-service --set name=my-api --dry-run\n\n"
         "  platform task logs TASK_ID --follow\n\n"
+        "  platform deploy --env production --canary 10%\n\n"
+        "  platform deploy promote --env production\n\n"
+        "  platform status my-api\n\n"
+        "  platform logs my-api --env production --since 1h\n\n"
+        "  platform env create pr-123 --ttl 24h\n\n"
         "  platform server status"
     ),
     epilog=exits.EPILOG,
@@ -88,6 +103,10 @@ app.add_typer(auth.app, name="auth")
 app.add_typer(template.app, name="template")
 app.add_typer(task.app, name="task")
 app.add_typer(create.app, name="create")
+app.add_typer(deploy.app, name="deploy")
+app.add_typer(env.app, name="env")
+app.command("status")(status.status)
+app.command("logs")(status.logs)
 
 
 def _print_version(value: bool) -> None:
