@@ -6,7 +6,7 @@
 #
 # What it does, each step only when needed:
 #   1. apt packages the tests use: git, PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin),
-#      HAProxy (the local runtime's router),
+#      HAProxy (the local runtime's router), redis-server and pg_dump/pg_restore (managed resources),
 #      python3-venv (apt-get update first; as root, or through sudo).
 #   2. .venv with Python >= 3.11, uv inside it, and the project installed editable with its dev extras.
 #   3. npm ci for the node test client (tests/clients) when its package.json exists.
@@ -48,6 +48,8 @@ apt_missing() {
   command -v git >/dev/null 2>&1 || echo git
   [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] || echo postgresql-15
   command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || echo haproxy
+  command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || echo redis-server
+  command -v pg_dump >/dev/null 2>&1 || echo postgresql-client-15
   "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import yaml
@@ -157,6 +157,58 @@ class DeploySettings(BaseModel):
     )
 
 
+class SecretsSettings(BaseModel):
+    """Secrets (``goldenpath.secrets``): envelope encryption at rest, or HashiCorp Vault.
+
+    The master key never lives in the database: it is read from ``master_key`` (env
+    ``GOLDENPATH_SECRETS__MASTER_KEY``, base64 of 32 bytes, optionally ``<key-id>:<base64>``)
+    or from ``master_key_file`` (default ``<home>/keys/master.key``, created with mode 0600
+    at first start when neither is given).
+    """
+
+    backend: Literal["local", "vault"] = Field(
+        default="local", description="local = encrypted rows in the store; vault = KV v2"
+    )
+    master_key: str | None = Field(
+        default=None, repr=False, description="base64 key (or 'kid:base64'); overrides the file"
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="key file (mode 0600); default <home>/keys/master.key"
+    )
+    vault_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8200")
+    vault_token: str | None = Field(default=None, repr=False)
+    vault_mount: str = Field(default="secret", description="KV version 2 mount point")
+
+
+class PolicySettings(BaseModel):
+    """Policy guardrails (``goldenpath.policy``): Rego bundles evaluated with regopy."""
+
+    enabled: bool = Field(default=True, description="check deploy, provision and scaffold requests")
+    directory: Path | None = Field(
+        default=None,
+        description="extra/overriding .rego files; default <home>/policies (a file with the "
+        "same name as a built-in one replaces it)",
+    )
+
+
+class ResourcesSettings(BaseModel):
+    """Self-service resources (``goldenpath.resources``) and their local compositions."""
+
+    compositions_dir: Path | None = Field(
+        default=None,
+        description="extra/overriding composition YAML files; default <home>/compositions",
+    )
+    pg_bin: Path = Field(
+        default=Path("/usr/lib/postgresql/15/bin"),
+        description="directory with initdb, pg_ctl, postgres (the managed local cluster)",
+    )
+    redis_server: str = Field(default="redis-server", description="executable (name or path)")
+    backup_retention: int = Field(default=5, ge=1, description="backups kept per database")
+    backup_dir: Path | None = Field(
+        default=None, description="where backups go; default <home>/backups"
+    )
+
+
 class GitHubIntegration(BaseModel):
     """Backstage ``integrations.github``: used by ``publish:github`` and pull requests."""
 
@@ -201,6 +253,9 @@ class Settings(BaseSettings):
     integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    resources: ResourcesSettings = Field(default_factory=ResourcesSettings)
 
     @field_validator("home")
     @classmethod

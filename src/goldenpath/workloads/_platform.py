@@ -107,6 +107,15 @@ def parse_platform(doc: YamlFile) -> Workload:
         format="platform.yaml",
     )
     workload = _apply(ctx, spec, ("spec",), base)
+    raw_run = spec.get("run")
+    run: dict[str, Any] = raw_run if isinstance(raw_run, dict) else {}
+    if workload.build.kind == "package":
+        # A published package is someone else's app: no /readyz or /healthz to assume, so
+        # unless spec.run says otherwise its probes are TCP connects to its port.
+        if "readiness" not in run:
+            workload = replace(workload, readiness=Probe(None))
+        if "liveness" not in run:
+            workload = replace(workload, liveness=Probe(None))
     environments = _environments(ctx, spec.get("environments"), workload)
     return replace(workload, environments=environments)
 
