@@ -1,1 +1,4 @@
-"""Self-service resources: claims matched to compositions, size classes, outputs as secrets (Crossplane's claim → composition model)."""
+"""Self-service resources: claims matched to compositions, size classes.
+
+Connection outputs become secrets (Crossplane's claim → composition model).
+"""

@@ -1,1 +1,1 @@
-"""Secrets: versioned, encrypted at rest (envelope encryption), rotated, injected into deployments."""
+"""Secrets: versioned, encrypted at rest (envelope encryption), rotated, injected."""
