@@ -112,9 +112,11 @@ def _build_services(settings: Settings, clock: Callable[[], datetime]) -> Servic
     catalog = CatalogService(engine=engine, settings=settings, clock=clock)
     auth = AuthService(engine=engine, clock=clock, user_exists=_user_exists(catalog))
     metrics = ApiMetrics(_entity_counts(catalog))
-    tasks = ScaffolderService(engine=engine, settings=settings, catalog=catalog, clock=clock)
     deployments = DeployService(
         engine=engine, settings=settings, driver=LocalDriver(settings), clock=clock
+    )
+    tasks = ScaffolderService(
+        engine=engine, settings=settings, catalog=catalog, deploy=deployments, clock=clock
     )
     return Services(
         settings=settings,

@@ -60,6 +60,8 @@ class ScaffolderService:
         catalog: where Template and User entities are read.
         registry: the actions (default: :func:`goldenpath.scaffolder.actions.default_registry`).
         githost: the platform's git host (default: ``GitHost(settings.home / "git")``).
+        deploy: the :class:`~goldenpath.deploy.service.DeployService` ``platform:deploy``
+            calls (``None``: that action fails with a clear message).
         clock: current aware UTC time.
     """
 
@@ -71,6 +73,7 @@ class ScaffolderService:
         catalog: CatalogService,
         registry: ActionRegistry | None = None,
         githost: Any = None,
+        deploy: Any = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if githost is None:
@@ -82,6 +85,7 @@ class ScaffolderService:
         self.catalog = catalog
         self.registry = registry if registry is not None else actions.default_registry()
         self.githost = githost
+        self.deploy = deploy
         self.clock = clock
         self.cache_dir = settings.home / "cache" / "templates"
         self.workers = _workers.WorkerPool(self)
@@ -90,8 +94,10 @@ class ScaffolderService:
     # -- templates ---------------------------------------------------------------------
 
     def services(self) -> ActionServices:
-        """What actions may call: settings, catalog, git host."""
-        return ActionServices(settings=self.settings, catalog=self.catalog, githost=self.githost)
+        """What actions may call: settings, catalog, git host, deployments."""
+        return ActionServices(
+            settings=self.settings, catalog=self.catalog, githost=self.githost, deploy=self.deploy
+        )
 
     def get_template(self, ref: str) -> tpl.TemplateSpec:
         """The Template ``ref`` (``template:default/x``, ``default/x`` or ``x``) from the catalog.

@@ -19,6 +19,7 @@ from rich.markup import escape
 from goldenpath.catalog.refs import parse_entity_ref
 from goldenpath.cli import context, output
 from goldenpath.cli.commands import _tasks
+from goldenpath.cli.commands._deploy_view import DEPLOY
 from goldenpath.cli.commands.template import SCAFFOLDER, template_ref
 from goldenpath.cli.output import OutputFormat, OutputOption
 from goldenpath.errors import PlatformError
@@ -84,6 +85,14 @@ def service(
     no_clone: Annotated[
         bool, typer.Option("--no-clone", help="Do not clone the repository.")
     ] = False,
+    deploy_to: Annotated[
+        str | None,
+        typer.Option(
+            "--deploy",
+            metavar="ENV",
+            help="Deploy it to ENV (e.g. dev) as the template's last step, and print its URL.",
+        ),
+    ] = None,
     fmt: OutputOption = OutputFormat.table,
 ) -> None:
     """Create a service from a golden path, register it in the catalog and clone it.
@@ -92,13 +101,17 @@ def service(
     template:default/node-service; --template picks any other template. The run's log is
     followed live; afterwards the repository is cloned to --dir (default ./NAME) and the
     repository URL, catalog entity ref and next steps are printed (-o json: {task, repoUrl,
-    entityRef, directory}). Exit 1 when a value is invalid or the run fails.
+    entityRef, directory, url}). --deploy ENV deploys the new repository in the same run
+    (the template's platform:deploy step) and prints the service's URL. Exit 1 when a value
+    is invalid or the run (or its deployment) fails.
 
     Examples:
 
       platform create service my-api
 
       platform create service my-api --lang typescript --db postgres --owner team-a
+
+      platform create service my-api --deploy dev
 
       platform create service billing --template template:default/python-service --dir ./src/billing
     """
@@ -112,12 +125,16 @@ def service(
         "database": db.value,
         "description": description,
         "language": lang.value if lang and lang is not Lang.python else None,
+        "deployTo": deploy_to,
     }
     with context.api_client() as client:
         values = _known_values(client, ref, wanted)
+        if deploy_to and "deployTo" not in values:
+            raise typer.BadParameter(f"{ref} has no deployTo parameter; deploy it afterwards")
         created = client.post(f"{SCAFFOLDER}/tasks", {"templateRef": ref, "values": values})
         output.stderr().print(f"task {created['id']}: running {ref}", markup=False)
         task = _tasks.follow(client, created["id"])
+        url = _service_url(client, name, deploy_to) if deploy_to else None
     if task.get("status") != "completed":
         output.emit(task, fmt, _tasks.task_detail)
         raise typer.Exit(1)
@@ -127,6 +144,7 @@ def service(
         _clone(repo_url or "", target)
     result = {"task": task["id"], "repoUrl": repo_url, "entityRef": entity_ref}
     result["directory"] = str(target.resolve()) if target is not None else None
+    result["url"] = url
     if fmt is not OutputFormat.table:
         output.emit(result, fmt)
         return
@@ -157,6 +175,20 @@ def _outputs(task: dict[str, Any]) -> tuple[str | None, str | None]:
         elif link.get("url") and repo is None:
             repo = str(link["url"])
     return repo, entity
+
+
+def _service_url(client: Any, name: str, environment: str) -> str | None:
+    """The deployed service's URL in ``environment`` (``None`` when it has none yet)."""
+    try:
+        statuses = client.get(
+            f"{DEPLOY}/services/{name}/status", params={"environment": environment}
+        )
+    except PlatformError:
+        return None
+    for status in statuses:
+        if status.get("urls"):
+            return str(status["urls"]["http"])
+    return None
 
 
 def _clone(url: str, target: Path) -> None:
@@ -192,6 +224,8 @@ def _print_summary(name: str, result: dict[str, Any], task: dict[str, Any]) -> N
     console.print(f"  catalog:    {escape(str(result['entityRef']))}", highlight=False)
     if result["directory"]:
         console.print(f"  cloned to:  {escape(result['directory'])}", highlight=False)
+    if result["url"]:
+        console.print(f"  serving:    {escape(result['url'])}", highlight=False)
     texts = [t for t in (task.get("output") or {}).get("text") or [] if isinstance(t, dict)]
     if texts:
         for text in texts:

@@ -17,9 +17,16 @@ __all__ = ["Action", "ActionContext", "ActionRegistry", "ActionServices", "defau
 
 
 def default_registry() -> ActionRegistry:
-    """A registry holding every built-in action (fetch, fs, debug, publish, catalog)."""
-    from goldenpath.scaffolder.actions import catalog, debug, fetch, fs, publish
+    """A registry holding every built-in action (fetch, fs, debug, publish, catalog, deploy)."""
+    from goldenpath.scaffolder.actions import catalog, debug, deploy, fetch, fs, publish
 
     return ActionRegistry(
-        [*fetch.ACTIONS, *fs.ACTIONS, *debug.ACTIONS, *publish.ACTIONS, *catalog.ACTIONS]
+        [
+            *fetch.ACTIONS,
+            *fs.ACTIONS,
+            *debug.ACTIONS,
+            *publish.ACTIONS,
+            *catalog.ACTIONS,
+            *deploy.ACTIONS,
+        ]
     )

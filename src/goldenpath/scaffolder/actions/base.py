@@ -76,13 +76,15 @@ def confine(root: Path, relative: str | os.PathLike[str], *, what: str = "path")
 class ActionServices:
     """What actions may call besides the file system; any may be ``None`` in unit tests.
 
-    ``githost`` is :class:`goldenpath.scaffolder.githost.GitHost` (typed loosely to keep
-    this module free of its imports).
+    ``githost`` is :class:`goldenpath.scaffolder.githost.GitHost` and ``deploy`` a
+    :class:`goldenpath.deploy.service.DeployService` (both typed loosely to keep this module
+    free of their imports).
     """
 
     settings: Settings | None = None
     catalog: CatalogService | None = None
     githost: Any = None
+    deploy: Any = None
 
 
 @dataclass(slots=True)
