@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from goldenpath.drivers.local.logs import follow, parse_line, read_lines, read_many, rotated_paths
+from goldenpath.drivers.local.logs import (
+    LogTail,
+    follow,
+    parse_line,
+    read_lines,
+    read_many,
+    rotated_paths,
+)
 from goldenpath.drivers.local.stamp import format_stamp
 
 T0 = datetime(2026, 12, 4, 11, 0, 0, tzinfo=UTC)
@@ -139,3 +146,30 @@ def test_follow_completes_a_line_cut_at_the_start(tmp_path: Path, partial: bool)
         timer.start()
     got = [t for _, _, t in follow([log], poll_interval=0.02, idle_timeout=0.5)]
     assert got == ["whole line"]
+
+
+def test_log_tail_polls_only_new_bytes_and_picks_up_logs_that_appear(tmp_path: Path) -> None:
+    old = write(tmp_path / "v1.r0.log", *(stamped(i, f"old {i}") for i in range(1000)))
+    logs = [old]
+    tail = LogTail(lambda: list(logs))
+    try:
+        assert tail.poll() == []  # positioned at the end: the backlog is not repeated
+        write(old, stamped(2000, "fresh"), "half a li")
+        assert [(p.name, text) for p, _, text in tail.poll()] == [("v1.r0.log", "fresh")]
+        # a version started later is read from its first line; the cut line completes
+        new = write(tmp_path / "v2.r0.log", stamped(2001, "v2 starts"))
+        logs.append(new)
+        write(old, "ne\n")
+        got = [(p.name, text) for p, _, text in tail.poll()]
+        assert got == [("v1.r0.log", "half a line"), ("v2.r0.log", "v2 starts")]
+        started = time.monotonic()
+        assert tail.poll() == [] and time.monotonic() - started < 0.5  # quiet: never blocks
+        assert [text for _, _, text in tail.backlog(T0 + timedelta(seconds=998))] == [
+            "old 998",
+            "old 999",
+            "fresh",
+            "half a line",
+            "v2 starts",
+        ]  # log by log, up to where the tail stands
+    finally:
+        tail.close()

@@ -30,7 +30,7 @@ from goldenpath.deploy._status import ServiceStatus, service_status
 from goldenpath.deploy.reconciler import Reconciler, ReconcileReport
 from goldenpath.deploy.records import TERMINAL, Deployment, Environment, iso
 from goldenpath.deploy.strategies import describe_step, plan_steps
-from goldenpath.drivers.base import LogLine, RuntimeDriver
+from goldenpath.drivers.base import LogFollower, LogLine, RuntimeDriver
 from goldenpath.errors import Conflict, InvalidInput, NotFound, PlatformError
 from goldenpath.settings import Settings
 from goldenpath.workloads.model import Workload
@@ -421,6 +421,12 @@ class DeployService:
         yielding new lines until the consumer stops. Raises NotFound (environment)."""
         store.get_environment(self.engine, environment)
         return self.driver.logs(environment, service, since=since, follow=follow)
+
+    def tail_logs(self, service: str, environment: str) -> LogFollower:
+        """A non-blocking follower of the service's logs from now on (``poll()``/``close()``,
+        see :class:`~goldenpath.drivers.base.LogFollower`). Raises NotFound (environment)."""
+        store.get_environment(self.engine, environment)
+        return self.driver.tail_logs(environment, service)
 
     # -- the reconciler ----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Literal, Protocol
 __all__ = [
     "BuildKind",
     "BuildRequest",
+    "LogFollower",
     "LogLine",
     "LogSink",
     "Release",
@@ -181,6 +182,19 @@ class LogLine:
     stream: str = "stdout"
 
 
+class LogFollower(Protocol):
+    """Follows a service's logs without blocking: ``poll()`` returns the lines written since
+    the previous call (in time order, possibly none); ``close()`` releases open files."""
+
+    def poll(self) -> list[LogLine]:
+        """New lines since the last poll."""
+        ...
+
+    def close(self) -> None:
+        """Release the follower."""
+        ...
+
+
 class RuntimeDriver(Protocol):
     """The operations ``deploy`` needs; all idempotent, all safe to repeat after a crash."""
 
@@ -246,6 +260,11 @@ class RuntimeDriver(Protocol):
     ) -> Iterator[LogLine]:
         """Lines of every replica in time order; with ``follow`` keeps yielding new lines
         until the consumer stops iterating."""
+        ...
+
+    def tail_logs(self, environment: str, service: str) -> LogFollower:
+        """A follower positioned at the current end of every replica log of ``service``;
+        logs of replicas started later are read from their first line."""
         ...
 
     def teardown(self, environment: str, service: str | None = None) -> None:

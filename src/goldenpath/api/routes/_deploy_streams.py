@@ -153,28 +153,38 @@ async def log_stream(
 ) -> AsyncIterator[str]:
     """Follow the service's logs: the last ``limit`` lines since ``since``, then new ones.
 
-    A line is sent once: lines older than the newest one sent are skipped, and at the same
-    timestamp a ``(version, replica, text)`` already sent is skipped.
+    New lines come from a :class:`~goldenpath.drivers.base.LogFollower` opened before the
+    backlog is read (no gap), polled every ``LOG_POLL`` seconds in a worker thread: each poll
+    reads only what was appended. A line is sent once: lines older than the newest one sent
+    are skipped, and at the same timestamp a ``(version, replica, text)`` already sent is
+    skipped.
     """
-    cursor, sent_at_cursor = since, set[tuple[str, int, str]]()
-    started = quiet_since = time.monotonic()
-    while time.monotonic() - started < MAX_STREAM_SECONDS:
-        if await request.is_disconnected():
-            return
+    follower = await run_in_threadpool(svc.deploy.tail_logs, service, environment)
+    try:
+        cursor, sent_at_cursor = since, set[tuple[str, int, str]]()
+        started = quiet_since = time.monotonic()
         lines = await run_in_threadpool(read_logs, svc, service, environment, cursor, limit)
-        for line in lines:
-            key = (line.version, line.replica, line.text)
-            if cursor is not None and (
-                line.at < cursor or (line.at == cursor and key in sent_at_cursor)
-            ):
-                continue
-            if cursor is None or line.at > cursor:
-                cursor, sent_at_cursor = line.at, set()
-            sent_at_cursor.add(key)
-            quiet_since = time.monotonic()
-            data = line_dict(line)
-            yield _sse("log", data) if sse else json.dumps(data, ensure_ascii=False) + "\n"
-        if sse and time.monotonic() - quiet_since > KEEPALIVE_INTERVAL:
-            quiet_since = time.monotonic()
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(LOG_POLL)
+        while True:
+            for line in lines:
+                key = (line.version, line.replica, line.text)
+                if cursor is not None and (
+                    line.at < cursor or (line.at == cursor and key in sent_at_cursor)
+                ):
+                    continue
+                if cursor is None or line.at > cursor:
+                    cursor, sent_at_cursor = line.at, set()
+                sent_at_cursor.add(key)
+                quiet_since = time.monotonic()
+                data = line_dict(line)
+                yield _sse("log", data) if sse else json.dumps(data, ensure_ascii=False) + "\n"
+            if sse and time.monotonic() - quiet_since > KEEPALIVE_INTERVAL:
+                quiet_since = time.monotonic()
+                yield ": keep-alive\n\n"
+            if time.monotonic() - started >= MAX_STREAM_SECONDS:
+                return
+            await asyncio.sleep(LOG_POLL)
+            if await request.is_disconnected():
+                return
+            lines = await run_in_threadpool(follower.poll)
+    finally:
+        await run_in_threadpool(follower.close)

@@ -25,7 +25,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -360,12 +360,7 @@ class LocalDriver:
         follow: bool = False,
     ) -> Iterator[LogLine]:
         """See :meth:`RuntimeDriver.logs`: every replica's log, old versions' too."""
-        directory = self._home / "logs" / environment / service
-        sources: dict[Path, tuple[str, int]] = {}
-        for path in sorted(directory.glob(f"*{_SEP}r*.log")) if directory.is_dir() else []:
-            version, _, index = path.stem.rpartition(f"{_SEP}r")
-            if index.isdigit():
-                sources[path] = (version, int(index))
+        sources = self._log_sources(environment, service)
         if follow:
             lines = replica_logs.follow(list(sources), since=since)
         else:
@@ -373,6 +368,21 @@ class LocalDriver:
         for path, at, text in lines:
             label, number = sources[path]
             yield LogLine(at=at, version=label, replica=number, text=text)
+
+    def _log_sources(self, environment: str, service: str) -> dict[Path, tuple[str, int]]:
+        """Base log file → ``(version, replica)`` of every replica the service ever ran."""
+        directory = self._home / "logs" / environment / service
+        sources: dict[Path, tuple[str, int]] = {}
+        for path in sorted(directory.glob(f"*{_SEP}r*.log")) if directory.is_dir() else []:
+            version, _, index = path.stem.rpartition(f"{_SEP}r")
+            if index.isdigit():
+                sources[path] = (version, int(index))
+        return sources
+
+    def tail_logs(self, environment: str, service: str) -> _LogFollower:
+        """See :meth:`RuntimeDriver.tail_logs` (a :class:`.logs.LogTail` over the replica
+        logs, the directory listed again at every poll)."""
+        return _LogFollower(lambda: self._log_sources(environment, service))
 
     def teardown(self, environment: str, service: str | None = None) -> None:
         """See :meth:`RuntimeDriver.teardown`."""
@@ -385,3 +395,26 @@ class LocalDriver:
                 self._liveness_misses.pop(process.name, None)
             for name in sorted(s for s in services if s):
                 self.router.remove(environment, name)
+
+
+class _LogFollower:
+    """:class:`~goldenpath.drivers.base.LogFollower` over the local replica logs."""
+
+    def __init__(self, sources_of: Callable[[], dict[Path, tuple[str, int]]]) -> None:
+        self._labels: dict[Path, tuple[str, int]] = {}
+        self._tail = replica_logs.LogTail(lambda: list(self._refresh(sources_of())))
+
+    def _refresh(self, sources: dict[Path, tuple[str, int]]) -> dict[Path, tuple[str, int]]:
+        self._labels.update(sources)
+        return sources
+
+    def poll(self) -> list[LogLine]:
+        """New lines since the last poll."""
+        return [
+            LogLine(at=at, version=self._labels[path][0], replica=self._labels[path][1], text=text)
+            for path, at, text in self._tail.poll()
+        ]
+
+    def close(self) -> None:
+        """Close the open log files."""
+        self._tail.close()

@@ -11,6 +11,8 @@ by something else) gets the timestamp of the line before it.
 - :func:`read_many` — several logs merged in time order, each line tagged with its log.
 - :func:`follow` — like :func:`read_many`, then keeps yielding lines as they are written;
   survives rotation; stops when the consumer stops iterating (or after ``idle_timeout``).
+- :class:`LogTail` — the same following as a non-blocking ``poll()`` (what a server's log
+  stream calls between its own sleeps).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import contextlib
 import heapq
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["follow", "parse_line", "read_lines", "read_many", "rotated_paths"]
+__all__ = ["LogTail", "follow", "parse_line", "read_lines", "read_many", "rotated_paths"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STAMP_LEN = 27  # len("2026-12-04T11:34:13.123456Z")
@@ -193,6 +195,48 @@ class _Tail:
             self.handle = None
 
 
+class LogTail:
+    """A non-blocking follower of several logs: :meth:`poll` returns what was written since
+    the previous call, as ``(log, at, text)`` in time order.
+
+    ``logs_of`` returns the base log files to follow and is called again at every poll: a log
+    already there at construction is followed from its current end, one that appears later
+    (a version started meanwhile) from its first line. Each poll reads only the bytes
+    appended since the last one (a byte offset per open file), so following a large log
+    costs nothing while it is quiet. Rotation and truncation are handled as in :func:`follow`.
+    """
+
+    def __init__(self, logs_of: Callable[[], Sequence[Path]]) -> None:
+        self._logs_of = logs_of
+        self._tails: dict[Path, _Tail] = {}
+        for log in dict.fromkeys(logs_of()):
+            tail = _Tail(log)
+            tail.open_at_end()
+            self._tails[log] = tail
+
+    def backlog(self, since: datetime | None) -> Iterator[tuple[Path, datetime, str]]:
+        """Lines written before the tails were positioned (log by log), from ``since`` on."""
+        for tail in list(self._tails.values()):
+            for at, text in _read_until(tail, since):
+                yield tail.log, at, text
+
+    def poll(self) -> list[tuple[Path, datetime, str]]:
+        """New complete lines of every log since the last poll (may be empty; never blocks
+        beyond reading those bytes)."""
+        for log in self._logs_of():
+            self._tails.setdefault(log, _Tail(log))  # new: read from its first line
+        fresh: list[tuple[datetime, int, Path, str]] = []
+        for index, tail in enumerate(self._tails.values()):
+            fresh.extend((at, index, tail.log, text) for at, text in tail.poll())
+        fresh.sort(key=lambda item: (item[0], item[1]))
+        return [(log, at, text) for at, _, log, text in fresh]
+
+    def close(self) -> None:
+        """Close every open file."""
+        for tail in self._tails.values():
+            tail.close()
+
+
 def follow(
     logs: Sequence[Path],
     *,
@@ -202,40 +246,32 @@ def follow(
 ) -> Iterator[tuple[Path, datetime, str]]:
     """Like :func:`read_many`, then yield new lines of ``logs`` as they are written.
 
-    Every ``poll_interval`` seconds each base log is read from where the last read ended;
-    when supervisord rotated it (a new inode at the path), the rest of the old file is read
-    before the new one, so no line is lost (unless a log rotates twice between two polls).
-    New lines from one poll are yielded in time order. The generator runs until the
-    consumer stops iterating (``close()``/garbage collection), or, with ``idle_timeout``
-    (seconds), once that long passed without a new line. Logs that do not exist yet are
-    picked up when they appear.
+    Every ``poll_interval`` seconds each base log is read from where the last read ended
+    (:class:`LogTail`); when supervisord rotated it (a new inode at the path), the rest of the
+    old file is read before the new one, so no line is lost (unless a log rotates twice
+    between two polls). New lines from one poll are yielded in time order. The generator runs
+    until the consumer stops iterating (``close()``/garbage collection), or, with
+    ``idle_timeout`` (seconds), once that long passed without a new line. Logs that do not
+    exist yet are picked up when they appear.
     """
-    tails = [_Tail(log) for log in dict.fromkeys(logs)]
+    fixed = list(dict.fromkeys(logs))
+    tail = LogTail(lambda: fixed)
     try:
-        for tail in tails:
-            tail.open_at_end()
         # Lines already written (read after the tails were positioned: no gap, and a line
         # written in between is yielded once, by the tail).
-        for tail in tails:
-            for at, text in _read_until(tail, since):
-                yield tail.log, at, text
+        yield from tail.backlog(since)
         quiet_since = time.monotonic()
         while True:
-            fresh: list[tuple[datetime, int, Path, str]] = []
-            for index, tail in enumerate(tails):
-                fresh.extend((at, index, tail.log, text) for at, text in tail.poll())
+            fresh = tail.poll()
             if fresh:
-                fresh.sort(key=lambda item: (item[0], item[1]))
-                for at, _, log, text in fresh:
-                    yield log, at, text
+                yield from fresh
                 quiet_since = time.monotonic()
                 continue
             if idle_timeout is not None and time.monotonic() - quiet_since >= idle_timeout:
                 return
             time.sleep(poll_interval)
     finally:
-        for tail in tails:
-            tail.close()
+        tail.close()
 
 
 def _read_until(tail: _Tail, since: datetime | None) -> Iterator[tuple[datetime, str]]:
