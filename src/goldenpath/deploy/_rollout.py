@@ -22,6 +22,7 @@ from goldenpath.deploy._ctx import Ctx, Failed, fail, move, parse_time, plain_no
 from goldenpath.deploy.records import Deployment, iso
 from goldenpath.deploy.strategies import analysis_from_step, describe_step, step_kind
 from goldenpath.drivers.base import Release, ReplicaStatus, RunSpec
+from goldenpath.errors import Conflict, InvalidInput, Unavailable
 
 __all__ = ["Tick"]
 
@@ -91,6 +92,11 @@ class Tick:
             return self.d
         except Failed as failure:
             return self._failed(failure)
+        except (Conflict, InvalidInput) as e:  # the driver refused: retrying changes nothing
+            return self._failed(Failed(f"{self._where()}: {e.message}"))
+        except Unavailable as e:  # transient: retried every pass until the progress deadline
+            self.save(message=f"waiting at {self._where()}: {e.message}"[:2000])
+            return self.d
 
     def _where(self) -> str:
         i, steps = self.d.step_index, self.d.steps

@@ -435,7 +435,7 @@ class Process:
             Unavailable: not installed, configuration rejected, cannot bind, or no answer
             within the start timeout (the message quotes ``log``).
         """
-        self._kill_strays()
+        self.kill_strays()
         self.check_config()
         cmd = [self.executable, "-W", "-D", "-f", str(self.cfg), "-p", str(self.pidfile)]
         cmd += ["-S", f"{self.master.path},mode,600"]
@@ -525,7 +525,7 @@ class Process:
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
 
-    def _kill_strays(self) -> None:
+    def kill_strays(self) -> None:
         """Workers of this ``cfg`` whose master died would keep stale listeners."""
         for proc in psutil.process_iter(["pid", "cmdline"]):
             with contextlib.suppress(psutil.Error):

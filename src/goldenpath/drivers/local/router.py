@@ -42,7 +42,7 @@ from typing import Any
 from goldenpath import processes
 from goldenpath.drivers.base import ServiceUrls, VersionFigures
 from goldenpath.drivers.local import _haproxy, tls
-from goldenpath.errors import InvalidInput, Unavailable
+from goldenpath.errors import Conflict, InvalidInput, Unavailable
 from goldenpath.settings import RuntimeSettings
 
 __all__ = ["Router", "Upstream", "server_weights"]
@@ -85,6 +85,16 @@ def _free_port(bind: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((bind, 0))
         return int(sock.getsockname()[1])
+
+
+def _port_free(bind: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((bind, port))
+        except OSError:
+            return False
+        return True
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -352,6 +362,8 @@ class Router:
 
     def _start(self) -> int:
         _haproxy.socket_dir(self._dir, create=True)
+        self._proc.kill_strays()
+        self._free_ports()
         routes = self._routes()
         self._write_files(routes)
         self._write_state("", routes)  # a fresh start trusts no old health: all DOWN first
@@ -424,6 +436,36 @@ class Router:
             ports.setdefault("direct", {})
             _write_atomic(self._dir / "ports.json", json.dumps(ports, indent=1, sort_keys=True))
         return ports
+
+    def _free_ports(self) -> None:
+        """Before HAProxy starts, every port it will bind must be free. A port the platform
+        picked itself (setting 0) that another program took meanwhile is replaced by a new
+        free one (that URL changes); a configured port in use is an error naming the setting.
+
+        Raises:
+            Conflict: ``router_http_port``/``router_https_port`` is set and in use.
+        """
+        bind, ports, changed = self._settings.bind, self._ports(), False
+        for name, configured in (
+            ("http", self._settings.router_http_port),
+            ("https", self._settings.router_https_port),
+        ):
+            if _port_free(bind, int(ports[name])):
+                continue
+            if configured:
+                raise Conflict(
+                    f"router {name} port {configured} on {bind} is in use by another program; "
+                    f"stop it, or set runtime.router_{name}_port "
+                    f"(GOLDENPATH_RUNTIME__ROUTER_{name.upper()}_PORT) to a free port, or to 0 "
+                    "to let the platform pick one"
+                )
+            ports[name], changed = _free_port(bind), True
+        direct = ports.setdefault("direct", {})
+        for key, port in list(direct.items()):
+            if not _port_free(bind, int(port)):
+                direct[key], changed = _free_port(bind), True
+        if changed:
+            _write_atomic(self._dir / "ports.json", json.dumps(ports, indent=1, sort_keys=True))
 
     def _direct_port(self, key: str) -> int:
         ports = self._ports()
