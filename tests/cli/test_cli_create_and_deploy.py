@@ -32,6 +32,14 @@ def test_create_with_deploy_serves_200_and_is_in_the_deploy_history(
     answer = httpx.get(dev["urls"]["direct"] + "/", timeout=10)
     assert answer.status_code == 200 and answer.json()["service"] == "fresh-api"
 
+    # no service and no ./platform.yaml: the overview of everything deployed
+    overview = _platform(home, tmp_path, "status", "-o", "json")
+    assert [(s["service"], s["environment"]) for s in json.loads(overview.stdout)] == [
+        ("fresh-api", "dev")
+    ]
+    table = _platform(home, tmp_path, "status", "--all", "--env", "dev")
+    assert "fresh-api" in table.stdout and "healthy" in table.stdout, table.stdout
+
     history = _platform(home, tmp_path, "deploy", "history", "fresh-api", "-o", "json")
     (first,) = json.loads(history.stdout)
     assert first["state"] == "succeeded" and first["sha"]

@@ -414,6 +414,18 @@ class DeployService:
             )
         return [service_status(self.engine, self.driver, t) for t in targets]
 
+    def overview(self, environment: str | None = None) -> list[ServiceStatus]:
+        """Every deployed service per environment (or in ``environment`` only), ordered by
+        environment then service: what ``platform status`` shows with no service.
+
+        Raises:
+            NotFound: unknown environment.
+        """
+        if environment is not None:
+            store.get_environment(self.engine, environment)
+        targets = store.list_targets(self.engine, environment=environment)
+        return [service_status(self.engine, self.driver, t) for t in targets]
+
     def logs(
         self, service: str, environment: str, *, since: datetime | None = None, follow: bool = False
     ) -> Iterator[LogLine]:

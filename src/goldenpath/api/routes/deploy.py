@@ -185,6 +185,14 @@ def rollback(
     return _accepted(svc.deploy.rollback(service, environment, actor=who.user, to=to).to_dict())
 
 
+@router.get("/services", summary="Every deployed service per environment")
+def services_overview(
+    svc: ServicesDep, _who: ReaderDep, environment: str | None = None
+) -> list[dict[str, Any]]:
+    """``[ServiceStatus]`` of every service deployed (to ``environment`` only, when given)."""
+    return [status.to_dict() for status in svc.deploy.overview(environment)]
+
+
 @router.get("/services/{service}/status", summary="A service's versions, health and URLs")
 def service_status(
     service: str, svc: ServicesDep, _who: ReaderDep, environment: str | None = None

@@ -29,6 +29,7 @@ __all__ = [
     "describe_step",
     "environment_table",
     "follow",
+    "overview_view",
     "status_view",
     "transition_line",
 ]
@@ -223,6 +224,38 @@ def status_view(items: list[dict[str, Any]]) -> Group:
     )
     recent.sort(key=lambda d: int(d.get("id") or 0), reverse=True)
     return Group(table, "[bold]recent deployments[/]", deployment_table(recent[:10]))
+
+
+def overview_view(items: list[dict[str, Any]]) -> Table:
+    """One row per service and environment: ENV / SERVICE / VERSION / REPLICAS / HEALTH /
+    LAST DEPLOY / URL (VERSION lists every version taking traffic, with its weight)."""
+    rows: list[tuple[Any, ...]] = []
+    for item in items:
+        weights = item.get("weights") or {}
+        versions = [v for v in item.get("versions") or [] if v.get("version")]
+        serving = ", ".join(
+            f"{name} {weight}%" if len(weights) > 1 else str(name)
+            for name, weight in weights.items()
+        )
+        ready = sum(int(v.get("ready") or 0) for v in versions)
+        desired = sum(int(v.get("desired") or 0) for v in versions)
+        health = ", ".join(sorted({_health(v) for v in versions})) or "not running"
+        recent = item.get("recent") or []
+        last = f"{recent[0].get('id')} {recent[0].get('state')}" if recent else ""
+        rows.append(
+            (
+                item.get("environment"),
+                item.get("service"),
+                serving or "-",
+                f"{ready}/{desired}",
+                health,
+                last,
+                (item.get("urls") or {}).get("http"),
+            )
+        )
+    return output.make_table(
+        ["ENV", "SERVICE", "VERSION", "REPLICAS", "HEALTH", "LAST DEPLOY", "URL"], rows
+    )
 
 
 def environment_table(items: list[dict[str, Any]]) -> Table:

@@ -17,7 +17,7 @@ from goldenpath.cli.client import PlatformClient
 from goldenpath.cli.commands import _deploy_args, _deploy_local, _deploy_view
 from goldenpath.cli.commands._deploy_view import DEPLOY
 from goldenpath.cli.output import OutputFormat, OutputOption
-from goldenpath.errors import Unavailable
+from goldenpath.errors import InvalidInput, Unavailable
 
 __all__ = ["logs", "status"]
 
@@ -31,23 +31,44 @@ def status(
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Only this environment (default: all).")
     ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", "-a", help="Every deployed service (the overview).")
+    ] = False,
     fmt: OutputOption = OutputFormat.table,
 ) -> None:
     """Show a service per environment: versions, sha, replicas ready/desired, health, traffic
-    weight, URL, and its recent deployments. -o json prints [{service, environment, urls,
-    weights, versions, recent}]. Exit 3 for an unknown service or environment.
+    weight, URL, and its recent deployments. With no service and no ./platform.yaml (or with
+    --all), every deployed service: one line per service and environment. -o json prints
+    [{service, environment, urls, weights, versions, recent}]. Exit 3 for an unknown service
+    or environment.
 
     Examples:
 
-      platform status
+      platform status                      # ./platform.yaml's service, else everything
 
       platform status my-api --env production -o json
+
+      platform status --all --env dev
     """
-    name = _deploy_local.default_service(service)
     params = {"environment": env} if env else None
+    name = None if every else _service_or_none(service)
     with context.api_client() as client:
+        if name is None:
+            found = client.get(f"{DEPLOY}/services", params)
+            output.emit(found, fmt, _deploy_view.overview_view)
+            return
         found = client.get(f"{DEPLOY}/services/{name}/status", params)
     output.emit(found, fmt, _deploy_view.status_view)
+
+
+def _service_or_none(service: str | None) -> str | None:
+    """The named service, else ./platform.yaml's; ``None`` when neither (the overview)."""
+    if service:
+        return service
+    try:
+        return _deploy_local.default_service(None)
+    except InvalidInput:
+        return None
 
 
 def _print_line(line: dict[str, Any], fmt: OutputFormat) -> None:
