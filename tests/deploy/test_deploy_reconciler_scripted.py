@@ -445,7 +445,8 @@ def test_scripted_first_canary_is_a_plain_rollout_and_says_so(
     svc: DeployService, driver: ScriptedDriver, clock: Clock
 ) -> None:
     d = deploy(svc, spec("demo==1.0", deployment=CANARY), canary=10)
-    assert d.strategy == "canary" and d.steps == ({"rollingUpdate": {"maxSurge": 1}},)
+    # nothing serves yet: every replica (2) starts at once
+    assert d.strategy == "canary" and d.steps == ({"rollingUpdate": {"maxSurge": 2}},)
     assert "first deployment" in d.message and "rolls out plainly" in d.message
     done = run_until(svc, d, {"succeeded"}, clock)
     assert "first deployment: no stable version to compare a canary rollout with" in done.message

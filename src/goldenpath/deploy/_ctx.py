@@ -15,6 +15,7 @@ from typing import Any
 
 from goldenpath.deploy import store
 from goldenpath.deploy._builds import BuildJobs
+from goldenpath.deploy.provisioning import Provisioner
 from goldenpath.deploy.records import Deployment
 from goldenpath.drivers.base import RuntimeDriver
 from goldenpath.errors import Conflict
@@ -30,7 +31,8 @@ ACTOR = "reconciler"
 @dataclass
 class Ctx:
     """What a tick needs: the store, the driver, settings, the clock, the build jobs, the
-    workload cache, ``settle(service, environment)`` (the reconciler's traffic/orphan
+    workload cache, the :class:`Provisioner` (policy, resources, secrets),
+    ``settle(service, environment)`` (the reconciler's traffic/orphan
     reconciliation, run after a deployment ends) and ``note_route(environment, service, old,
     new)`` (weights changed: versions that lost traffic drain before they stop)."""
 
@@ -41,6 +43,7 @@ class Ctx:
     builds: BuildJobs
     settle: Callable[[str, str], None]
     note_route: Callable[[str, str, Mapping[str, int], Mapping[str, int]], None]
+    provisioner: Provisioner = field(default_factory=Provisioner)
     workloads: dict[int, Workload] = field(default_factory=dict)
 
     def workload(self, d: Deployment) -> Workload:
@@ -50,6 +53,13 @@ class Ctx:
         if cached is None:
             cached = self.workloads[d.id] = Workload.from_dict(d.workload)
         return cached
+
+    def process_env(self, d: Deployment) -> dict[str, str]:
+        """The environment of the deployment's processes: secrets, resource outputs, the
+        spec's env (:meth:`Provisioner.process_env`; provisions resources idempotently)."""
+        return self.provisioner.process_env(
+            d.id, self.workload(d), d.environment, actor=d.triggered_by
+        )
 
 
 class Failed(Exception):

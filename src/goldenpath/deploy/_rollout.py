@@ -41,7 +41,7 @@ class Tick:
         self.now = ctx.clock()
         self.progress: dict[str, Any] = _plain(d.progress)
         self.workload = ctx.workload(d)
-        self.run_spec: RunSpec = wl.run_spec(self.workload, ctx.settings)
+        self.run_spec: RunSpec = wl.run_spec(self.workload, ctx.settings, env=ctx.process_env(d))
         self.replicas = max(1, int(self.workload.runtime.replicas))
         self.stable: Deployment | None = (
             store.get_deployment(ctx.engine, d.previous_id) if d.previous_id else None

@@ -84,6 +84,24 @@ def _pending(ctx: Ctx, d: Deployment) -> Deployment:
     return move(ctx, d, "building", f"building {what}{plain_note(d)}")
 
 
+def _provision(ctx: Ctx, d: Deployment) -> Deployment | None:
+    """Resources and secrets before the build (cached after the first success): ``None``
+    to go on, else the deployment as left — failed (a refused claim) or waiting (the
+    managed cluster is unavailable; retried until the progress deadline)."""
+    try:
+        ctx.process_env(d)
+    except Unavailable as e:
+        deadline = d.created_at + timedelta(seconds=ctx.workload(d).deployment.progress_deadline)
+        if ctx.clock() < deadline:
+            return store.update_progress(
+                ctx.engine, d.id, message=f"waiting for resources: {e.message}"
+            )
+        return fail(ctx, d, f"resources not ready: {e.message}")
+    except PlatformError as e:
+        return fail(ctx, d, f"resources: {e.message}")
+    return None
+
+
 def _copy_rollback_source(ctx: Ctx, d: Deployment) -> Deployment:
     assert d.rollback_of is not None
     source = store.get_deployment(ctx.engine, d.rollback_of)
@@ -109,6 +127,9 @@ def _building(ctx: Ctx, d: Deployment) -> Deployment:
             wl.check_deployable(workload, repo=d.repo)
         except PlatformError as e:
             return fail(ctx, d, e.message)
+        waiting = _provision(ctx, d)
+        if waiting is not None:
+            return waiting
         request = wl.build_request(workload, repo=d.repo, sha=d.sha)
         job = ctx.builds.get_or_start(d.id, lambda log: ctx.driver.build(request, log))
         if not job.done.is_set():

@@ -9,8 +9,8 @@ stored workload into driver calls.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -21,7 +21,6 @@ from goldenpath.workloads.model import Workload
 
 __all__ = ["build_request", "check_deployable", "local_repo_path", "read_spec", "run_spec"]
 
-_PLACEHOLDER = re.compile(r"\$\{resources\.[^}]*\}")
 _GIT_TIMEOUT = 60.0
 
 
@@ -30,9 +29,8 @@ def check_deployable(workload: Workload, *, repo: str | None) -> None:
 
     Raises:
         InvalidInput: no build kind (set ``spec.build`` / ``spec.language``), a git build
-            without a repository, no command, or an env variable holding a
-            ``${resources…}`` placeholder (resources are provisioned by a later feature; the
-            message names the variable and the placeholder, never the value).
+            without a repository, or no command. (``${resources…}`` placeholders are
+            resolved by :mod:`goldenpath.deploy.provisioning`.)
     """
     where = workload.source
     kind = workload.build.kind
@@ -61,15 +59,6 @@ def check_deployable(workload: Workload, *, repo: str | None) -> None:
             "(e.g. ['uvicorn', 'app:app', '--port', '$PORT'])",
             details={"field": "spec.run.command", "source": where},
         )
-    for name, value in sorted(workload.env.items()):
-        found = _PLACEHOLDER.search(value)
-        if found:
-            raise InvalidInput(
-                f"{where}: env variable {name} uses {found.group(0)}, but resources are not "
-                "provisioned by this platform version yet; set the value directly or remove "
-                "the variable",
-                details={"field": f"spec.env.{name}", "source": where},
-            )
 
 
 def build_request(workload: Workload, *, repo: str | None, sha: str | None) -> BuildRequest:
@@ -90,11 +79,14 @@ def build_request(workload: Workload, *, repo: str | None, sha: str | None) -> B
     )
 
 
-def run_spec(workload: Workload, settings: Settings) -> RunSpec:
-    """How to run one replica: command, env, probe paths, ``settings.runtime.start_timeout``."""
+def run_spec(
+    workload: Workload, settings: Settings, *, env: Mapping[str, str] | None = None
+) -> RunSpec:
+    """How to run one replica: command, env (``env``, or the spec's own when None), probe
+    paths, ``settings.runtime.start_timeout``."""
     return RunSpec(
         command=tuple(workload.command),
-        env=dict(workload.env),
+        env=dict(workload.env if env is None else env),
         readiness_path=workload.readiness.path,
         liveness_path=workload.liveness.path,
         start_timeout=settings.runtime.start_timeout,

@@ -39,6 +39,7 @@ from goldenpath import processes
 from goldenpath.deploy import _ctx, _steps, store
 from goldenpath.deploy._builds import BuildJobs
 from goldenpath.deploy._workload import run_spec
+from goldenpath.deploy.provisioning import Provisioner
 from goldenpath.deploy.records import TERMINAL, Deployment, Target
 from goldenpath.drivers.base import ReplicaStatus, RuntimeDriver
 from goldenpath.errors import Conflict, NotFound, PlatformError
@@ -126,6 +127,7 @@ class Reconciler:
         settings: Settings,
         driver: RuntimeDriver,
         clock: Callable[[], datetime],
+        provisioner: Provisioner | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -141,6 +143,7 @@ class Reconciler:
             builds=self.builds,
             settle=self.settle,
             note_route=self.note_route,
+            provisioner=provisioner or Provisioner(),
         )
         self._pass_lock = threading.Lock()
         self._target_locks: dict[tuple[str, str], threading.RLock] = {}
@@ -150,6 +153,7 @@ class Reconciler:
         self._route_signatures: dict[tuple[str, str], frozenset[tuple[str, int, int | None]]] = {}
         self._held: set[str] = set()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- the loop ------------------------------------------------------------------------
@@ -171,11 +175,17 @@ class Reconciler:
         )
         self._thread.start()
 
+    def wake(self) -> None:
+        """Run the next pass now instead of at the end of the interval (a new deployment,
+        a promote): shaves up to ``reconcile_interval`` off the time to react."""
+        self._wake.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and give up the leases this process holds (another server may
         resume at once). Deployed services keep running; builds in flight are abandoned
         (the next reconciler starts them again)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -194,7 +204,8 @@ class Reconciler:
                     _log.warning("reconciler: %s", line)
             except Exception:  # the database may be briefly unavailable; next pass retries
                 _log.warning("reconciler pass failed", exc_info=True)
-            self._stop.wait(interval)
+            self._wake.wait(interval)
+            self._wake.clear()
 
     # -- one pass ------------------------------------------------------------------------
 
@@ -413,7 +424,7 @@ class Reconciler:
             stable.service,
             stable.version,
             release,
-            run_spec(workload, self.settings),
+            run_spec(workload, self.settings, env=self.ctx.process_env(stable)),
             want,
         )
 

@@ -27,9 +27,10 @@ from goldenpath.deploy import store
 from goldenpath.deploy._request import DeployRequest, choose_strategy, read_workload
 from goldenpath.deploy._rollback import copy_build, rollback_source
 from goldenpath.deploy._status import ServiceStatus, service_status
+from goldenpath.deploy.provisioning import Provisioner
 from goldenpath.deploy.reconciler import Reconciler, ReconcileReport
 from goldenpath.deploy.records import TERMINAL, Deployment, Environment, iso
-from goldenpath.deploy.strategies import describe_step, plan_steps
+from goldenpath.deploy.strategies import describe_step, first_plan, plan_steps
 from goldenpath.drivers.base import LogFollower, LogLine, RuntimeDriver
 from goldenpath.errors import Conflict, InvalidInput, NotFound, PlatformError
 from goldenpath.settings import Settings
@@ -64,12 +65,20 @@ class DeployService:
         settings: Settings,
         driver: RuntimeDriver,
         clock: Callable[[], datetime] = _utcnow,
+        provisioner: Provisioner | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.driver = driver
         self.clock = clock
-        self.reconciler = Reconciler(engine=engine, settings=settings, driver=driver, clock=clock)
+        self.provisioner = provisioner or Provisioner()
+        self.reconciler = Reconciler(
+            engine=engine,
+            settings=settings,
+            driver=driver,
+            clock=clock,
+            provisioner=self.provisioner,
+        )
         store.ensure_environments(engine, list(settings.deploy.environments), driver=driver.name)
 
     # -- environments ----------------------------------------------------------------------
@@ -190,15 +199,19 @@ class DeployService:
             raise Conflict(f"environment {env.name!r} is being deleted; deploy to another one")
         workload, revision = read_workload(request, driver=self.driver, home=self.settings.home)
         wl.check_deployable(workload, repo=request.repo)
+        self.provisioner.check_placeholders(workload)
+        warnings = self.provisioner.check(workload, env.name, actor=actor)
         strategy = choose_strategy(request, workload)
         target = store.get_target(self.engine, workload.name, env.name)
         first = target is None or target.stable_id is None
-        plan_as = "rolling" if first else strategy
-        steps = plan_steps(
-            workload,
-            strategy=plan_as,
-            canary_weight=request.canary if plan_as == "canary" else None,
-        )
+        if first:  # nothing serves yet: no traffic to protect, every replica starts at once
+            steps: tuple[dict[str, Any], ...] = first_plan(workload)
+        else:
+            steps = plan_steps(
+                workload,
+                strategy=strategy,
+                canary_weight=request.canary if strategy == "canary" else None,
+            )
         d = store.create_deployment(
             self.engine,
             service=workload.name,
@@ -220,13 +233,15 @@ class DeployService:
                 committed_at=revision.committed_at,
                 commit_author=revision.author,
             )
+        notes = [f"policy warning: {w}" for w in warnings]
         if first and strategy != "rolling":
-            d = store.update_progress(
-                self.engine,
-                d.id,
-                message=f"first deployment of {workload.name} in {env.name}: no stable version "
-                f"to compare a {strategy} rollout with, so it rolls out plainly",
+            notes.append(
+                f"first deployment of {workload.name} in {env.name}: no stable version "
+                f"to compare a {strategy} rollout with, so it rolls out plainly"
             )
+        if notes:
+            d = store.update_progress(self.engine, d.id, message="; ".join(notes))
+        self.reconciler.wake()
         return d
 
     # -- promote, abort, rollback ------------------------------------------------------------
@@ -272,7 +287,7 @@ class DeployService:
         deadline = Workload.from_dict(d.workload).deployment.progress_deadline
         progress["deadlineAt"] = iso(now + timedelta(seconds=deadline))
         suffix = ": skipping the remaining steps" if full else ""
-        return store.transition(
+        promoted = store.transition(
             self.engine,
             d.id,
             "progressing",
@@ -281,6 +296,8 @@ class DeployService:
             now=now,
             progress=progress,
         )
+        self.reconciler.wake()
+        return promoted
 
     def abort(self, service: str, environment: str, *, actor: str) -> Deployment:
         """Abort the rollout in flight (``platform deploy abort``): all traffic returns to
@@ -351,11 +368,13 @@ class DeployService:
             now=self.clock(),
         )
         copy_build(self.engine, d, old)
-        return store.update_progress(
+        d = store.update_progress(
             self.engine,
             d.id,
             message=f"rolling back from {current.version} to {old.version} ({release_id})",
         )
+        self.reconciler.wake()
+        return d
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ __all__ = [
     "analysis_from_step",
     "analysis_to_step",
     "describe_step",
+    "first_plan",
     "plan_steps",
     "step_kind",
 ]
@@ -51,6 +52,13 @@ _ANALYSIS_FIELDS = (
     ("maxLatencyRatio", "max_latency_ratio", float),
     ("minRequests", "min_requests", int),
 )
+
+
+def first_plan(workload: Workload) -> tuple[dict[str, Any], ...]:
+    """The plan of a service's first deployment in an environment: a rolling update with
+    ``maxSurge`` = every replica, since no version serves traffic that a slower rollout
+    would protect (the workload's strategy applies from the second deployment on)."""
+    return ({"rollingUpdate": {"maxSurge": max(1, int(workload.runtime.replicas))}},)
 
 
 def plan_steps(
