@@ -602,6 +602,23 @@ def test_scripted_rollback_reuses_the_old_release_without_building(
         svc.rollback("demo", "dev", actor="ann", to=again.id)
 
 
+def test_scripted_redeploy_rolls_the_serving_release_out_again_without_building(
+    svc: DeployService, driver: ScriptedDriver, clock: Clock
+) -> None:
+    with pytest.raises(NotFound, match="no successful deployment"):
+        svc.redeploy("demo", "dev", actor="ann", reason="secret rotated")
+    d1 = first_stable(svc, driver, clock)
+    builds = len(driver.builds)
+    again = svc.redeploy("demo", "dev", actor="secrets", reason="secret DB_PASSWORD rotated")
+    assert again.kind == "redeploy" and again.rollback_of == d1.id
+    assert again.release_id == d1.release_id and "secret DB_PASSWORD rotated" in again.message
+    done = run_until(svc, again, {"succeeded"}, clock)
+    settle(svc, clock)
+    assert len(driver.builds) == builds  # same release, nothing rebuilt
+    assert driver.versions() == {done.version} and done.sha == d1.sha
+    assert driver.weights[("dev", "demo")] == {done.version: 100}
+
+
 def test_scripted_rollback_to_a_release_gone_from_disk_is_refused(
     svc: DeployService, driver: ScriptedDriver, clock: Clock
 ) -> None:

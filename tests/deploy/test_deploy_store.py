@@ -300,7 +300,7 @@ def test_rollbacks_name_a_deployment_of_the_same_target(db: Engine) -> None:
     ("overrides", "error", "text"),
     [
         ({"service": "Shop_1"}, InvalidInput, "not a DNS label"),
-        ({"kind": "redeploy"}, InvalidInput, "kind 'redeploy' is unknown"),
+        ({"kind": "hotfix"}, InvalidInput, "kind 'hotfix' is unknown"),
         ({"strategy": "big-bang"}, InvalidInput, "rolling, canary, blue-green"),
         ({"triggered_by": ""}, InvalidInput, "triggered_by is empty"),
         ({"steps": [{"pause": {"duration": float("inf")}}]}, InvalidInput, "steps is not plain"),

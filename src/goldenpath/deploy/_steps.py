@@ -56,7 +56,7 @@ def advance(ctx: Ctx, d: Deployment) -> Deployment:
 
 def _pending(ctx: Ctx, d: Deployment) -> Deployment:
     if (
-        d.kind == "rollback"
+        d.kind in ("rollback", "redeploy")
         and d.rollback_of is not None
         and (d.release_id is None or d.sha is None)
     ):
@@ -120,7 +120,7 @@ def _copy_rollback_source(ctx: Ctx, d: Deployment) -> Deployment:
 
 def _building(ctx: Ctx, d: Deployment) -> Deployment:
     workload = ctx.workload(d)
-    if d.kind == "rollback" and d.release_id is None:
+    if d.kind in ("rollback", "redeploy") and d.release_id is None:
         d = _copy_rollback_source(ctx, d)
     if d.release_id is None:
         try:

@@ -243,9 +243,10 @@ def check_new(
         )
     if not triggered_by:
         raise InvalidInput("triggered_by is empty; pass the user or token name that deploys")
-    if (kind == "rollback") != (rollback_of is not None):
+    if (kind in ("rollback", "redeploy")) != (rollback_of is not None):
         raise InvalidInput(
-            "rollback_of is required for kind 'rollback' and not allowed for kind 'deploy'"
+            "rollback_of is required for kinds 'rollback' and 'redeploy' and not allowed for "
+            "kind 'deploy'"
         )
 
 

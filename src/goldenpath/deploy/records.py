@@ -45,7 +45,7 @@ __all__ = [
 DeploymentState = Literal[
     "pending", "building", "progressing", "paused", "succeeded", "failed", "aborted"
 ]
-DeploymentKind = Literal["deploy", "rollback"]
+DeploymentKind = Literal["deploy", "rollback", "redeploy"]
 Strategy = Literal["rolling", "canary", "blue-green"]
 EnvironmentStatus = Literal["active", "deleting"]
 
@@ -61,7 +61,7 @@ STATES: tuple[str, ...] = (
 )
 #: states a deployment never leaves
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "aborted"})
-KINDS: tuple[str, ...] = ("deploy", "rollback")
+KINDS: tuple[str, ...] = ("deploy", "rollback", "redeploy")
 STRATEGIES: tuple[str, ...] = ("rolling", "canary", "blue-green")
 #: environments that exist on every installation (issue 4)
 DEFAULT_ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "production")
@@ -127,8 +127,9 @@ class Deployment:
     ``steps`` the rollout plan (Argo Rollouts steps as JSON); ``step_index`` the next step
     to run; ``progress`` reconciler bookkeeping; ``previous_id`` the stable deployment this
     one replaces (None for the first); ``rollback_of`` for ``kind == "rollback"`` the
-    deployment whose release it brings back. Times are aware UTC; ``transitions`` oldest
-    first.
+    deployment whose release it brings back (for ``redeploy``, the one rolled out again with
+    a fresh process environment, e.g. after a secret rotation). Times are aware UTC;
+    ``transitions`` oldest first.
     """
 
     id: int

@@ -322,6 +322,48 @@ class DeployService:
             _log.warning("settling %s/%s after abort: %s", service, environment, e.message)
         return store.get_deployment(self.engine, d.id)
 
+    def redeploy(self, service: str, environment: str, *, actor: str, reason: str) -> Deployment:
+        """Roll the version that serves now out again, same release, fresh process
+        environment (after a secret rotation: new replicas get the new credentials before
+        the old ones leave — no downtime). Records a ``redeploy`` deployment (rolling; its
+        ``rollbackOf`` names the deployment redeployed) and returns it (``pending``).
+
+        Raises:
+            NotFound: the service has no successful deployment in ``environment``.
+            Conflict: its release is gone from this machine, or a deployment is in flight.
+        """
+        store.get_environment(self.engine, environment)
+        target = store.get_target(self.engine, service, environment)
+        if target is None or target.stable_id is None:
+            raise NotFound(f"{service} has no successful deployment in {environment} to redeploy")
+        current = store.get_deployment(self.engine, target.stable_id)
+        if current.release_id is None or self.driver.release(service, current.release_id) is None:
+            raise Conflict(
+                f"the release of {current.version} is no longer on this machine; deploy its "
+                f"commit again: platform deploy --env {environment} --ref {current.sha}",
+                details={"id": current.id, "releaseId": current.release_id},
+            )
+        d = store.create_deployment(
+            self.engine,
+            service=service,
+            environment=environment,
+            kind="redeploy",
+            strategy="rolling",
+            repo=current.repo,
+            ref=current.sha or current.ref,
+            workload=current.workload,
+            steps=plan_steps(Workload.from_dict(current.workload), strategy="rolling"),
+            triggered_by=actor,
+            rollback_of=current.id,
+            now=self.clock(),
+        )
+        copy_build(self.engine, d, current)
+        d = store.update_progress(
+            self.engine, d.id, message=f"redeploying {current.version}: {reason}"
+        )
+        self.reconciler.wake()
+        return d
+
     def rollback(
         self, service: str, environment: str, *, actor: str, to: int | None = None
     ) -> Deployment:
