@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from goldenpath.catalog.owners import owner_facts
 from goldenpath.catalog.refs import parse_entity_ref
 from goldenpath.catalog.service import CatalogService
 from goldenpath.errors import Forbidden, InvalidInput, NotFound
@@ -62,6 +63,8 @@ class ScaffolderService:
         githost: the platform's git host (default: ``GitHost(settings.home / "git")``).
         deploy: the :class:`~goldenpath.deploy.service.DeployService` ``platform:deploy``
             calls (``None``: that action fails with a clear message).
+        policy: a :class:`~goldenpath.policy.service.PolicyService`; every task (not dry
+            runs) is checked against the ``scaffold`` policies before it exists.
         clock: current aware UTC time.
     """
 
@@ -74,6 +77,7 @@ class ScaffolderService:
         registry: ActionRegistry | None = None,
         githost: Any = None,
         deploy: Any = None,
+        policy: Any = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if githost is None:
@@ -86,6 +90,7 @@ class ScaffolderService:
         self.registry = registry if registry is not None else actions.default_registry()
         self.githost = githost
         self.deploy = deploy
+        self.policy = policy
         self.clock = clock
         self.cache_dir = settings.home / "cache" / "templates"
         self.workers = _workers.WorkerPool(self)
@@ -154,6 +159,8 @@ class ScaffolderService:
         stored, redacted = redact_values(
             validated, secret_names=template.secret_parameters(), secrets=secrets
         )
+        if self.policy is not None and not dry_run:
+            self._enforce_policy(template, stored, user_ref)
         now = self.clock()
         task = TaskRecord(
             id=str(uuid.uuid4()),
@@ -173,6 +180,30 @@ class ScaffolderService:
             raise
         self.workers.enqueue(task.id)
         return task.id
+
+    def _enforce_policy(
+        self, template: tpl.TemplateSpec, parameters: Mapping[str, Any], user_ref: str | None
+    ) -> None:
+        """The ``scaffold`` decision (docs/policy.md input); ``PolicyDenied`` stops the run
+        before a task exists. ``parameters`` are the stored ones: secrets already removed."""
+        owner = parameters.get("owner") or user_ref
+        facts = owner_facts(self.catalog, str(owner) if owner else None)
+        actor = user_ref or "user:default/guest"
+        self.policy.enforce(
+            "scaffold",
+            {
+                "action": "scaffold",
+                "template": {
+                    "ref": template.ref,
+                    "type": (template.entity.get("spec") or {}).get("type"),
+                },
+                "parameters": dict(parameters),
+                "owner": facts,
+                "actor": actor,
+            },
+            actor=actor,
+            subject=f"template {template.ref or '(inline)'}",
+        )
 
     def get_task(self, task_id: str) -> dict[str, Any]:
         """Backstage's task body (see :func:`goldenpath.scaffolder.tasks.task_json`).

@@ -71,7 +71,8 @@ def service(
         Lang | None, typer.Option("--lang", "-l", help="python (default) or typescript.")
     ] = None,
     owner: Annotated[
-        str | None, typer.Option("--owner", help="Owning group, e.g. team-a (default: you).")
+        str | None,
+        typer.Option("--owner", help="Owning group, e.g. team-a (default: your first group)."),
     ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System it belongs to.")] = None,
     db: Annotated[Db, typer.Option("--db", help="postgres or none.")] = Db.none,
@@ -128,6 +129,8 @@ def service(
         "deployTo": deploy_to,
     }
     with context.api_client() as client:
+        if owner is None:
+            wanted["owner"] = _default_owner(client)
         values = _known_values(client, ref, wanted)
         if deploy_to and "deployTo" not in values:
             raise typer.BadParameter(f"{ref} has no deployTo parameter; deploy it afterwards")
@@ -175,6 +178,22 @@ def _outputs(task: dict[str, Any]) -> tuple[str | None, str | None]:
         elif link.get("url") and repo is None:
             repo = str(link["url"])
     return repo, entity
+
+
+def _default_owner(client: Any) -> str | None:
+    """The caller's first Group (``spec.memberOf`` of their User entity): services belong
+    to teams (the default policy wants a Group owner). ``None`` when they have none."""
+    try:
+        user = parse_entity_ref(client.get("/api/auth/whoami")["user"], default_kind="user")
+        entity = client.get(
+            f"/api/catalog/entities/by-name/user/{user.namespace}/{user.name}".lower()
+        )
+    except (PlatformError, KeyError):
+        return None
+    groups = (entity.get("spec") or {}).get("memberOf") or []
+    if not groups:
+        return None
+    return str(parse_entity_ref(str(groups[0]), default_kind="group")).lower()
 
 
 def _service_url(client: Any, name: str, environment: str) -> str | None:
