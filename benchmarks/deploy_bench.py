@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from report import update_section
 
 from goldenpath.cli import localserver
 from goldenpath.cli.client import read_token
@@ -46,8 +47,6 @@ from goldenpath.settings import Settings
 
 TASKS = "/api/scaffolder/v2/tasks"
 DEPLOY = "/api/deploy/v1"
-MARK_BEGIN = "<!-- deploy-bench:begin -->"
-MARK_END = "<!-- deploy-bench:end -->"
 
 #: v1 answers 200; v2 (FLAKY=0.9) answers 500 nine times in ten — readiness still passes
 FLAKY_APP = """\
@@ -233,18 +232,6 @@ def _report(first_200: list[float], abort: dict[str, float]) -> str:
     )
 
 
-def _update_doc(doc: Path, block_text: str) -> None:
-    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    block = f"{MARK_BEGIN}\n{block_text}\n{MARK_END}"
-    if MARK_BEGIN in text and MARK_END in text:
-        head, _, rest = text.partition(MARK_BEGIN)
-        _, _, tail = rest.partition(MARK_END)
-        text = f"{head}{block}{tail}"
-    else:
-        text = f"{text.rstrip()}\n\n## Deploy\n\n{block}\n"
-    doc.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run both measurements on one server, print the table."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -258,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     report = _report(first_200, abort)
     print(report)
     if args.update_doc:
-        _update_doc(args.update_doc, report)
+        update_section(args.update_doc, "deploy-bench", "Deploy", report)
     return 0
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "redact",
     "sqlite_version",
     "update_doc",
+    "update_section",
     "write",
 ]
 
@@ -176,4 +177,19 @@ def update_doc(doc: Path, results: dict[str, Any]) -> None:
         text = text.replace("<!-- results:end -->", f"{section}\n\n<!-- results:end -->")
     else:
         raise ValueError(f"{doc}: no '<!-- results:end -->' marker to put the figures before")
+    doc.write_text(text, encoding="utf-8")
+
+
+def update_section(doc: Path, name: str, heading: str, block: str) -> None:
+    """Put ``block`` into ``doc`` between ``<!-- {name}:begin -->`` and ``<!-- {name}:end -->``
+    (the previous figures are replaced); a document without those markers gets a new
+    ``## {heading}`` section at its end. Used by every benchmark script's ``--update-doc``."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    marked = f"{begin}\n{block}\n{end}"
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        text = f"{head}{marked}{rest.partition(end)[2]}"
+    else:
+        text = f"{text.rstrip()}\n\n## {heading}\n\n{marked}\n"
     doc.write_text(text, encoding="utf-8")

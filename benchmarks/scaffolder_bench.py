@@ -29,14 +29,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from pgcluster import ThrowawayPostgres, pg_bin  # noqa: E402
+from report import update_section  # noqa: E402
 
 from goldenpath.cli import localserver  # noqa: E402
 from goldenpath.cli.client import read_token  # noqa: E402
 from goldenpath.settings import Settings  # noqa: E402
 
 TASKS = "/api/scaffolder/v2/tasks"
-MARK_BEGIN = "<!-- scaffolder-bench:begin -->"
-MARK_END = "<!-- scaffolder-bench:end -->"
 
 
 def _run_once(client: httpx.Client, name: str, timeout: float = 60.0) -> float:
@@ -114,18 +113,6 @@ def _table(rows: list[dict[str, float | str]]) -> str:
     return "\n".join(lines)
 
 
-def _update_doc(doc: Path, table: str) -> None:
-    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
-    if MARK_BEGIN in text and MARK_END in text:
-        head, _, rest = text.partition(MARK_BEGIN)
-        _, _, tail = rest.partition(MARK_END)
-        text = f"{head}{block}{tail}"
-    else:
-        text = f"{text.rstrip()}\n\n## Scaffolder\n\n{block}\n"
-    doc.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the benchmark on SQLite (and PostgreSQL), print the table."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -140,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     table = _table(rows)
     print(table)
     if args.update_doc:
-        _update_doc(args.update_doc, table)
+        update_section(args.update_doc, "scaffolder-bench", "Scaffolder", table)
     return 0
 
 

@@ -158,13 +158,14 @@ def test_update_doc_replaces_the_section_of_the_same_size(tmp_path: Path) -> Non
 
 def test_scaffolder_benchmark_times_real_runs_and_writes_its_table(tmp_path: Path) -> None:
     import scaffolder_bench
+    from report import update_section
 
     row = scaffolder_bench.run_backend("SQLite", None, runs=1)
     assert row["runs"] == 1 and 0 < float(row["median"]) <= float(row["max"]) < 60
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nintro\n")
-    scaffolder_bench._update_doc(doc, scaffolder_bench._table([row]))
-    scaffolder_bench._update_doc(doc, scaffolder_bench._table([row]))
+    update_section(doc, "scaffolder-bench", "Scaffolder", scaffolder_bench._table([row]))
+    update_section(doc, "scaffolder-bench", "Scaffolder", scaffolder_bench._table([row]))
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nintro\n")
-    assert text.count(scaffolder_bench.MARK_BEGIN) == 1 and "| SQLite | 1 |" in text
+    assert text.count("<!-- scaffolder-bench:begin -->") == 1 and "| SQLite | 1 |" in text

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 import goldenpath
 from goldenpath.api import bootstrap
 from goldenpath.api.deps import READ_ONLY_POSTS, Services
-from goldenpath.api.metrics import ApiMetrics, RequestObserver
+from goldenpath.api.metrics import RequestObserver
 from goldenpath.api.problems import install_exception_handlers
 from goldenpath.api.routes import auth as auth_routes
 from goldenpath.api.routes import (
@@ -36,16 +36,13 @@ from goldenpath.api.routes import (
     health,
     scaffolder,
 )
+from goldenpath.api.routes import policy as policy_routes
+from goldenpath.api.routes import resources as resources_routes
+from goldenpath.api.routes import secrets as secrets_routes
+from goldenpath.api.wiring import build_services
 from goldenpath.auth.service import AuthService
 from goldenpath.catalog.refresher import Refresher
-from goldenpath.catalog.service import CatalogService
-from goldenpath.deploy.service import DeployService
-from goldenpath.drivers.local.driver import LocalDriver
-from goldenpath.errors import NotFound
-from goldenpath.scaffolder.service import ScaffolderService
 from goldenpath.settings import Settings
-from goldenpath.store import migrate
-from goldenpath.store.engine import make_engine
 
 __all__ = ["create_app"]
 
@@ -79,7 +76,7 @@ def create_app(
     Raises:
         PlatformError: the database cannot be migrated or the first start failed.
     """
-    svc = _build_services(settings, clock)
+    svc = build_services(settings, clock)
     bootstrap.first_start(settings=settings, auth=svc.auth, catalog=svc.catalog)
     bootstrap.publish_builtin_templates(
         settings=settings, catalog=svc.catalog, githost=svc.scaffolder.githost
@@ -100,52 +97,20 @@ def create_app(
     app.add_middleware(
         RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth), read_only=READ_ONLY_POSTS
     )
-    routers = (health, auth_routes, catalog_entities, catalog_locations, scaffolder, deploy)
+    routers = (
+        health,
+        auth_routes,
+        catalog_entities,
+        catalog_locations,
+        scaffolder,
+        deploy,
+        secrets_routes,
+        resources_routes,
+        policy_routes,
+    )
     for module in (*routers, environments):
         app.include_router(module.router)
     return app
-
-
-def _build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
-    engine = make_engine(settings.effective_database_url)
-    migrate.upgrade(engine)
-    catalog = CatalogService(engine=engine, settings=settings, clock=clock)
-    auth = AuthService(engine=engine, clock=clock, user_exists=_user_exists(catalog))
-    metrics = ApiMetrics(_entity_counts(catalog))
-    deployments = DeployService(
-        engine=engine, settings=settings, driver=LocalDriver(settings), clock=clock
-    )
-    tasks = ScaffolderService(
-        engine=engine, settings=settings, catalog=catalog, deploy=deployments, clock=clock
-    )
-    return Services(
-        settings=settings,
-        engine=engine,
-        catalog=catalog,
-        auth=auth,
-        metrics=metrics,
-        scaffolder=tasks,
-        deploy=deployments,
-    )
-
-
-def _user_exists(catalog: CatalogService) -> Callable[[str], bool]:
-    def exists(ref: str) -> bool:
-        try:
-            catalog.get_entity_by_ref(ref)
-        except NotFound:
-            return False
-        return True
-
-    return exists
-
-
-def _entity_counts(catalog: CatalogService) -> Callable[[], dict[str, int]]:
-    def counts() -> dict[str, int]:
-        facets = catalog.facets(facets=["kind"], filters=None)
-        return {item["value"]: int(item["count"]) for item in facets.get("kind", [])}
-
-    return counts
 
 
 def _audit_hook(auth: AuthService) -> Callable[[Any, str, str, int], None]:

@@ -26,7 +26,10 @@ from goldenpath.settings import Settings
 if TYPE_CHECKING:
     from goldenpath.api.metrics import ApiMetrics
     from goldenpath.deploy.service import DeployService
+    from goldenpath.policy.service import PolicyService
+    from goldenpath.resources.service import ResourceService
     from goldenpath.scaffolder.service import ScaffolderService
+    from goldenpath.secrets.service import SecretService
 
 __all__ = [
     "READ_ONLY_POSTS",
@@ -55,6 +58,9 @@ class Services:
     metrics: ApiMetrics
     scaffolder: ScaffolderService
     deploy: DeployService
+    policy: PolicyService
+    secrets: SecretService
+    resources: ResourceService
 
 
 async def services(request: Request) -> Services:

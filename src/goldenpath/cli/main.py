@@ -27,6 +27,9 @@ from goldenpath.cli.commands import (
     task,
     template,
 )
+from goldenpath.cli.commands import db as db_commands
+from goldenpath.cli.commands import policy as policy_commands
+from goldenpath.cli.commands import secrets as secrets_commands
 
 __all__ = ["app", "main"]
 
@@ -105,6 +108,9 @@ app.add_typer(task.app, name="task")
 app.add_typer(create.app, name="create")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(env.app, name="env")
+app.add_typer(secrets_commands.app, name="secrets")
+app.add_typer(db_commands.app, name="db")
+app.add_typer(policy_commands.app, name="policy")
 app.command("status")(status.status)
 app.command("logs")(status.logs)
 

@@ -20,14 +20,16 @@ that part is skipped), so the deploy domain runs without them in tests.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from goldenpath.errors import InvalidInput
+from goldenpath.deploy.records import Target
+from goldenpath.errors import InvalidInput, NotFound, PlatformError
 from goldenpath.workloads.model import ResourceRequest, Workload
 
 __all__ = ["OwnerLookup", "Provisioner", "policy_input"]
@@ -36,7 +38,10 @@ OwnerLookup = Callable[[str], Mapping[str, Any]]
 """Owner ref (``group:default/team-a``) → ``{"ref", "exists", "kind"}`` (from the catalog)."""
 
 _PLACEHOLDER = re.compile(r"\$\{resources\.([a-z0-9-]+)\.([A-Za-z0-9_]+)\}")
+_log = logging.getLogger(__name__)
 _CACHE_SIZE = 256
+#: ``SecretMeta.source`` prefix of a resource's connection outputs (goldenpath.resources)
+RESOURCE_SOURCE = "resource:"
 
 
 def _owner_ref(workload: Workload) -> str | None:
@@ -49,18 +54,18 @@ def policy_input(
     workload: Workload,
     environment: str,
     *,
+    production: bool,
     actor: str,
     owner: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The ``deploy`` policy input (docs/policy.md): environment, service facts, owner, actor.
 
-    ``environment.production`` is true for ``production`` and names starting ``prod``.
     Images: the container images a Score file names (``[]`` for builds from source).
     """
     ref = _owner_ref(workload)
     return {
         "action": "deploy",
-        "environment": {"name": environment, "production": environment.startswith("prod")},
+        "environment": {"name": environment, "production": production},
         "service": {
             "name": workload.name,
             "owner": ref,
@@ -112,7 +117,9 @@ class Provisioner:
     _cache: OrderedDict[int, dict[str, str]] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def check(self, workload: Workload, environment: str, *, actor: str) -> list[str]:
+    def check(
+        self, workload: Workload, environment: str, *, production: bool, actor: str
+    ) -> list[str]:
         """Enforce the ``deploy`` policies; returns the warnings (``rule: message``).
 
         Raises:
@@ -124,7 +131,7 @@ class Provisioner:
         owner = self.owners(ref) if (self.owners is not None and ref) else None
         decision = self.policy.enforce(
             "deploy",
-            policy_input(workload, environment, actor=actor, owner=owner),
+            policy_input(workload, environment, production=production, actor=actor, owner=owner),
             actor=actor,
             subject=f"service {workload.name} in {environment}",
         )
@@ -147,6 +154,63 @@ class Provisioner:
                     details={"field": f"spec.run.env.{name}", "source": workload.source},
                 )
 
+    def rotated_targets(
+        self, rotated: Sequence[Any], targets: Sequence[Target]
+    ) -> dict[tuple[str, str], list[str]]:
+        """Which deployed services a rotation affects: ``(service, environment)`` → the names
+        of their secrets that got a new value.
+
+        ``rotated``: :class:`goldenpath.secrets.model.RotationResult` items. A secret reaches a
+        service when its scope covers the service (global, the environment, the service, or
+        both); a resource's output (source ``resource:<claim>``) only the claim's consumers.
+        Targets with no successful deployment are left out.
+        """
+        out: dict[tuple[str, str], list[str]] = {}
+        for result in rotated:
+            if not result.value_changed:
+                continue
+            scope, source = result.scope, str(result.meta.source)
+            for t in targets:
+                if t.stable_id is None:
+                    continue
+                if scope.environment and t.environment != scope.environment:
+                    continue
+                if scope.service and t.service != scope.service:
+                    continue
+                if source.startswith(RESOURCE_SOURCE) and not self._consumes(
+                    t, source[len(RESOURCE_SOURCE) :]
+                ):
+                    continue
+                out.setdefault((t.service, t.environment), []).append(result.name)
+        return out
+
+    def _consumes(self, target: Target, claim: str) -> bool:
+        if self.resources is None:
+            return False
+        try:
+            found = self.resources.get(claim, environment=target.environment)
+        except NotFound:
+            return False
+        return target.service in (found.consumers or [])
+
+    def teardown_environment(self, environment: str, *, actor: str) -> list[str]:
+        """Delete every resource claimed in ``environment`` (``platform env delete``: a
+        database gets its final backup first); returns the names deleted. A claim that
+        cannot be deleted is left, with a warning in the log."""
+        if self.resources is None:
+            return []
+        deleted = []
+        for claim in self.resources.list(environment=environment):
+            try:
+                self.resources.delete(claim.name, environment=environment, actor=actor, force=True)
+            except PlatformError as e:
+                _log.warning("environment %s: resource %s kept: %s", environment, claim.name, e)
+                continue
+            deleted.append(claim.name)
+        with self._lock:
+            self._cache.clear()
+        return deleted
+
     def process_env(
         self, deployment_id: int, workload: Workload, environment: str, *, actor: str
     ) -> dict[str, str]:
@@ -164,7 +228,9 @@ class Provisioner:
                 return dict(cached)
         env: dict[str, str] = {}
         if self.secrets is not None:
-            env |= self.secrets.resolve(workload.name, environment)
+            env |= self.secrets.resolve(
+                workload.name, environment, exclude_sources=(RESOURCE_SOURCE,)
+            )
         outputs: dict[str, dict[str, str]] = {}
         if self.resources is not None and workload.resources:
             outputs = self.resources.ensure_for_workload(

@@ -442,8 +442,9 @@ class Reconciler:
                 report.errors.append(f"environment {name}: {e.message}")
 
     def teardown_environment(self, name: str, *, actor: str, reason: str) -> None:
-        """Abort what is in flight in ``name``, stop everything of it in the driver, forget
-        its targets and drop it (deployments stay as history). Idempotent."""
+        """Abort what is in flight in ``name``, stop everything of it in the driver, delete
+        its resources (each database after a final backup), forget its targets and drop it
+        (deployments stay as history). Idempotent."""
         try:
             store.mark_environment_deleting(self.engine, name)
         except NotFound:
@@ -461,5 +462,6 @@ class Reconciler:
                     now=self.clock(),
                 )
         self.driver.teardown(name)
+        self.ctx.provisioner.teardown_environment(name, actor=actor)
         store.delete_targets(self.engine, name)
         store.drop_environment(self.engine, name)

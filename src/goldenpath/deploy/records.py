@@ -221,6 +221,12 @@ class Environment:
     created_by: str
     status: EnvironmentStatus
 
+    @property
+    def production(self) -> bool:
+        """Production or not (policies are stricter there): ``settings.production`` when set,
+        else whether the name is ``production``."""
+        return bool(self.settings.get("production", self.name == "production"))
+
     def to_dict(self) -> dict[str, Any]:
         """``{name, driver, settings, parent, ephemeral, expiresAt, createdAt, createdBy,
         status}``."""

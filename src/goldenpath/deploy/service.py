@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -200,7 +200,9 @@ class DeployService:
         workload, revision = read_workload(request, driver=self.driver, home=self.settings.home)
         wl.check_deployable(workload, repo=request.repo)
         self.provisioner.check_placeholders(workload)
-        warnings = self.provisioner.check(workload, env.name, actor=actor)
+        warnings = self.provisioner.check(
+            workload, env.name, production=env.production, actor=actor
+        )
         strategy = choose_strategy(request, workload)
         target = store.get_target(self.engine, workload.name, env.name)
         first = target is None or target.stable_id is None
@@ -337,32 +339,61 @@ class DeployService:
         if target is None or target.stable_id is None:
             raise NotFound(f"{service} has no successful deployment in {environment} to redeploy")
         current = store.get_deployment(self.engine, target.stable_id)
-        if current.release_id is None or self.driver.release(service, current.release_id) is None:
+        return self._rerun(
+            "redeploy", current, actor=actor, message=f"redeploying {current.version}: {reason}"
+        )
+
+    def _rerun(self, kind: str, source: Deployment, *, actor: str, message: str) -> Deployment:
+        """Record a rolling ``kind`` deployment (``rollback``/``redeploy``) of ``source``'s
+        release from local disk (no git, no build) and wake the reconciler.
+
+        Raises:
+            Conflict: the release is gone from this machine, or a deployment is in flight.
+        """
+        release_id = source.release_id
+        if release_id is None or self.driver.release(source.service, release_id) is None:
             raise Conflict(
-                f"the release of {current.version} is no longer on this machine; deploy its "
-                f"commit again: platform deploy --env {environment} --ref {current.sha}",
-                details={"id": current.id, "releaseId": current.release_id},
+                f"the release of {source.version} ({release_id}) is no longer on this machine; "
+                "deploy its commit again: "
+                f"platform deploy --env {source.environment} --ref {source.sha or source.ref}",
+                details={"id": source.id, "releaseId": release_id},
             )
         d = store.create_deployment(
             self.engine,
-            service=service,
-            environment=environment,
-            kind="redeploy",
+            service=source.service,
+            environment=source.environment,
+            kind=kind,
             strategy="rolling",
-            repo=current.repo,
-            ref=current.sha or current.ref,
-            workload=current.workload,
-            steps=plan_steps(Workload.from_dict(current.workload), strategy="rolling"),
+            repo=source.repo,
+            ref=source.sha or source.ref,
+            workload=source.workload,
+            steps=plan_steps(Workload.from_dict(source.workload), strategy="rolling"),
             triggered_by=actor,
-            rollback_of=current.id,
+            rollback_of=source.id,
             now=self.clock(),
         )
-        copy_build(self.engine, d, current)
-        d = store.update_progress(
-            self.engine, d.id, message=f"redeploying {current.version}: {reason}"
-        )
+        copy_build(self.engine, d, source)
+        d = store.update_progress(self.engine, d.id, message=message)
         self.reconciler.wake()
         return d
+
+    def redeploy_rotated(self, rotated: Sequence[Any], *, actor: str) -> list[Deployment]:
+        """Redeploy every service a secret rotation gave new values to (``platform secrets
+        rotate``: new replicas with the new credentials come up before the old ones leave).
+
+        ``rotated``: :class:`goldenpath.secrets.model.RotationResult` items. A service with a
+        deployment in flight is skipped with a warning in the log (redeploy it once that
+        ends). Returns the ``redeploy`` deployments recorded.
+        """
+        found = self.provisioner.rotated_targets(rotated, store.list_targets(self.engine))
+        recorded = []
+        for (service, environment), names in sorted(found.items()):
+            reason = f"new values of {', '.join(sorted(set(names)))}"
+            try:
+                recorded.append(self.redeploy(service, environment, actor=actor, reason=reason))
+            except (Conflict, NotFound) as e:
+                _log.warning("not redeploying %s in %s: %s", service, environment, e.message)
+        return recorded
 
     def rollback(
         self, service: str, environment: str, *, actor: str, to: int | None = None
@@ -386,37 +417,12 @@ class DeployService:
             )
         current = store.get_deployment(self.engine, target.stable_id)
         old = rollback_source(self.engine, current, to)
-        release_id = old.release_id
-        if release_id is None or self.driver.release(service, release_id) is None:
-            raise Conflict(
-                f"the release of {old.version} ({release_id}) is no longer on this machine; "
-                "deploy its commit again: "
-                f"platform deploy --env {environment} --ref {old.sha or old.ref}",
-                details={"id": old.id, "releaseId": release_id},
-            )
-        workload = Workload.from_dict(old.workload)
-        d = store.create_deployment(
-            self.engine,
-            service=service,
-            environment=environment,
-            kind="rollback",
-            strategy="rolling",
-            repo=old.repo,
-            ref=old.sha or old.ref,
-            workload=old.workload,
-            steps=plan_steps(workload, strategy="rolling"),
-            triggered_by=actor,
-            rollback_of=old.id,
-            now=self.clock(),
+        return self._rerun(
+            "rollback",
+            old,
+            actor=actor,
+            message=f"rolling back from {current.version} to {old.version} ({old.release_id})",
         )
-        copy_build(self.engine, d, old)
-        d = store.update_progress(
-            self.engine,
-            d.id,
-            message=f"rolling back from {current.version} to {old.version} ({release_id})",
-        )
-        self.reconciler.wake()
-        return d
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -1,0 +1,47 @@
+# Built-in guardrail: every deploy, provision and scaffold request names an owner that is an
+# existing Group in the catalog (`input.owner.ref`, `input.owner.exists`, `input.owner.kind`).
+# Refused for production (deploys and provisions there); a warning everywhere else, so a
+# developer can try a service in dev before its team is in the catalog.
+# Override this file by putting a file named ownership.rego in the policy directory.
+package goldenpath.ownership
+
+import rego.v1
+
+deny contains v if {
+	input.environment.production == true
+	some v in _findings
+}
+
+warn contains v if {
+	object.get(input, ["environment", "production"], false) != true
+	some v in _findings
+}
+
+_findings contains v if {
+	not input.owner.ref
+	v := {
+		"rule": "owner-group",
+		"message": sprintf("the %s request names no owner", [input.action]),
+		"fix": "set the owner (metadata.team in platform.yaml, spec.owner in catalog-info.yaml) to a Group in the catalog",
+	}
+}
+
+_findings contains v if {
+	input.owner.ref
+	input.owner.exists != true
+	v := {
+		"rule": "owner-group",
+		"message": sprintf("owner %s does not exist in the catalog", [input.owner.ref]),
+		"fix": "register the Group in the catalog (`platform catalog register`) or name an existing one",
+	}
+}
+
+_findings contains v if {
+	input.owner.exists == true
+	lower(input.owner.kind) != "group"
+	v := {
+		"rule": "owner-group",
+		"message": sprintf("owner %s is a %s, not a Group", [input.owner.ref, input.owner.kind]),
+		"fix": "make a team (a Group entity) the owner, e.g. group:default/team-a",
+	}
+}
