@@ -40,11 +40,13 @@ class BuildJob:
 
 
 class BuildJobs:
-    """Build jobs by deployment id (thread-safe)."""
+    """Build jobs by deployment id (thread-safe); ``on_done`` is called (from the build's
+    thread) when any job ends — the reconciler wakes up to act on it at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_done: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._jobs: dict[int, BuildJob] = {}
+        self._on_done = on_done
 
     def get_or_start(self, deployment_id: int, build: Callable[[LogSink], Release]) -> BuildJob:
         """The job of ``deployment_id``; starts ``build(log)`` in a daemon thread if none."""
@@ -59,8 +61,7 @@ class BuildJobs:
         thread.start()
         return job
 
-    @staticmethod
-    def _run(job: BuildJob, build: Callable[[LogSink], Release]) -> None:
+    def _run(self, job: BuildJob, build: Callable[[LogSink], Release]) -> None:
         try:
             job.release = build(job.lines.append)
         except BaseException as e:  # reported to the deployment by the reconciler
@@ -69,6 +70,8 @@ class BuildJobs:
                 raise
         finally:
             job.done.set()
+            if self._on_done is not None:
+                self._on_done()
 
     def forget(self, deployment_id: int) -> None:
         """Drop a finished job (its outcome was recorded)."""

@@ -46,7 +46,7 @@ from goldenpath.errors import Conflict, NotFound, PlatformError
 from goldenpath.settings import Settings
 from goldenpath.store import leases
 
-__all__ = ["DRAIN_SECONDS", "ReconcileReport", "Reconciler", "lease_name"]
+__all__ = ["BUSY_INTERVAL", "DRAIN_SECONDS", "ReconcileReport", "Reconciler", "lease_name"]
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ _log = logging.getLogger(__name__)
 DRAIN_SECONDS = 1.0
 #: seconds between two attempts to restart a stable version whose replicas are all down
 _RESTORE_BACKOFF = 30.0
+#: seconds between passes while a deployment is in flight (at most the reconcile interval)
+BUSY_INTERVAL = 0.25
 _VERSION = re.compile(r"^d(\d+)$")
 
 
@@ -134,7 +136,7 @@ class Reconciler:
         self.driver = driver
         self.clock = clock
         self.holder = _holder_id()
-        self.builds = BuildJobs()
+        self.builds = BuildJobs(on_done=self.wake)
         self.ctx = _ctx.Ctx(
             engine=engine,
             driver=driver,
@@ -198,13 +200,16 @@ class Reconciler:
 
     def _loop(self, interval: float) -> None:
         while not self._stop.is_set():
+            busy = False
             try:
                 report = self.reconcile_once()
+                busy = bool(report.advanced) and not set(report.advanced) <= set(report.finished)
                 for line in report.errors:
                     _log.warning("reconciler: %s", line)
             except Exception:  # the database may be briefly unavailable; next pass retries
                 _log.warning("reconciler pass failed", exc_info=True)
-            self._wake.wait(interval)
+            # while a rollout moves, look again soon (replicas become ready, steps complete)
+            self._wake.wait(min(interval, BUSY_INTERVAL) if busy else interval)
             self._wake.clear()
 
     # -- one pass ------------------------------------------------------------------------
