@@ -7,6 +7,7 @@
 # What it does, each step only when needed:
 #   1. apt packages the tests use: git, PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin),
 #      HAProxy (the local runtime's router), redis-server and pg_dump/pg_restore (managed resources),
+#      promtool (prometheus) and kubectl (kubernetes-client) for the Kubernetes output checks,
 #      python3-venv (apt-get update first; as root, or through sudo).
 #   2. .venv with Python >= 3.11, uv inside it, and the project installed editable with its dev extras.
 #   3. npm ci for the node test client (tests/clients) when its package.json exists.
@@ -50,6 +51,8 @@ apt_missing() {
   command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || echo haproxy
   command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || echo redis-server
   command -v pg_dump >/dev/null 2>&1 || echo postgresql-client-15
+  command -v promtool >/dev/null 2>&1 || echo prometheus
+  command -v kubectl >/dev/null 2>&1 || echo kubernetes-client
   "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
 }
 

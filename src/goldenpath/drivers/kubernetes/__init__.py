@@ -1,0 +1,1 @@
+"""The kubernetes driver: rendered manifests into a GitOps repository (Argo CD / Flux)."""
