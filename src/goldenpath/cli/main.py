@@ -29,6 +29,7 @@ from goldenpath.cli.commands import (
 )
 from goldenpath.cli.commands import db as db_commands
 from goldenpath.cli.commands import policy as policy_commands
+from goldenpath.cli.commands import render as render_commands
 from goldenpath.cli.commands import secrets as secrets_commands
 
 __all__ = ["app", "main"]
@@ -113,6 +114,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(policy_commands.app, name="policy")
 app.command("status")(status.status)
 app.command("logs")(status.logs)
+app.command("render")(render_commands.render)
 
 
 def _print_version(value: bool) -> None:

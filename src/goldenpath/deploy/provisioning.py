@@ -193,6 +193,14 @@ class Provisioner:
             return False
         return target.service in (found.consumers or [])
 
+    def secret_names(self, service: str, environment: str) -> list[str]:
+        """Names (never values) of the user secrets ``service`` gets in ``environment``."""
+        if self.secrets is None:
+            return []
+        return sorted(
+            self.secrets.resolve(service, environment, exclude_sources=(RESOURCE_SOURCE,))
+        )
+
     def teardown_environment(self, environment: str, *, actor: str) -> list[str]:
         """Delete every resource claimed in ``environment`` (``platform env delete``: a
         database gets its final backup first); returns the names deleted. A claim that

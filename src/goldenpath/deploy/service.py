@@ -23,13 +23,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from goldenpath.deploy import _workload as wl
-from goldenpath.deploy import store
+from goldenpath.deploy import rendering, store
 from goldenpath.deploy._request import DeployRequest, choose_strategy, read_workload
 from goldenpath.deploy._rollback import copy_build, rollback_source
 from goldenpath.deploy._status import ServiceStatus, service_status
 from goldenpath.deploy.provisioning import Provisioner
 from goldenpath.deploy.reconciler import Reconciler, ReconcileReport
 from goldenpath.deploy.records import TERMINAL, Deployment, Environment, iso
+from goldenpath.deploy.rendering import RenderResult
 from goldenpath.deploy.strategies import describe_step, first_plan, plan_steps
 from goldenpath.drivers.base import LogFollower, LogLine, RuntimeDriver
 from goldenpath.errors import Conflict, InvalidInput, NotFound, PlatformError
@@ -245,6 +246,19 @@ class DeployService:
             d = store.update_progress(self.engine, d.id, message="; ".join(notes))
         self.reconciler.wake()
         return d
+
+    def render(self, request: DeployRequest) -> RenderResult:
+        """The Kubernetes objects a deploy of ``request`` to its environment would apply,
+        validated (``platform render --env production``); records nothing.
+
+        Raises:
+            InvalidInput / NotFound: as :meth:`deploy` reading the spec, or a workload that
+                cannot be rendered.
+        """
+        env = store.get_environment(self.engine, request.environment)
+        workload, _revision = read_workload(request, driver=self.driver, home=self.settings.home)
+        names = self.provisioner.secret_names(workload.name, env.name)
+        return rendering.render(workload, env, secret_names=names)
 
     # -- promote, abort, rollback ------------------------------------------------------------
 

@@ -5,6 +5,8 @@ read; deploying, promoting, aborting and rolling back need a member or admin tok
 
 - ``POST /deployments`` ``{environment, repo?, ref?, specPath?, spec?, canary?, strategy?}``
   → 202 the new Deployment (``pending``; the reconciler drives it), ``Location`` header
+- ``POST /render`` (the body of ``POST /deployments``) → ``{service, environment, objects,
+  errors}``: the Kubernetes objects, validated; records nothing (viewers may call it)
 - ``GET /deployments?service&environment&limit&before`` → ``[Deployment]``, newest first
   (the next page: ``before=<last id>``)
 - ``GET /deployments/{id}`` → the Deployment
@@ -103,6 +105,26 @@ def create_deployment(body: DeploymentInput, svc: ServicesDep, who: PrincipalDep
         strategy=body.strategy,
     )
     return _accepted(svc.deploy.deploy(request, actor=who.user).to_dict())
+
+
+@router.post("/render", summary="Render a service's Kubernetes objects for an environment")
+def render(body: DeploymentInput, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
+    """``{service, environment, objects, errors}``: what a deploy of the spec (``spec``
+    text, or ``repo``/``ref``/``specPath``) to ``environment`` on Kubernetes would apply,
+    every object validated against the Kubernetes schemas; nothing is recorded."""
+    if body.repo is None and body.spec is None:
+        raise InvalidInput(
+            "repo: give the service's git repository or the spec text in 'spec'",
+            details={"errors": [{"path": "repo", "message": "repo or spec is required"}]},
+        )
+    request = DeployRequest(
+        environment=body.environment,
+        repo=body.repo,
+        ref=body.ref,
+        spec_path=body.specPath,
+        spec_text=body.spec,
+    )
+    return svc.deploy.render(request).to_dict()
 
 
 @router.get("/deployments", summary="Deployments, newest first")
