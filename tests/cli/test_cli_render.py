@@ -67,3 +67,55 @@ def test_render_prints_valid_objects_and_writes_a_kustomize_folder(
     )
     assert built.returncode == 0, built.stderr
     assert "kind: Ingress" in built.stdout
+
+
+def test_ci_render_writes_the_github_and_gitlab_pipelines_into_the_repository(
+    home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "platform.yaml").write_text(SPEC)
+    spec = str(tmp_path / "platform.yaml")
+    done = run_platform(home, "ci", "render", "-f", spec)
+    assert done.returncode == 0, done.stdout + done.stderr
+    workflow = yaml.safe_load((tmp_path / ".github/workflows/platform.yml").read_text())
+    jobs = workflow["jobs"]
+    assert {"build", "test", "security", "deploy-staging", "deploy-production"} <= set(jobs)
+    assert all("uses" in job for job in jobs.values())  # the platform's reusable workflows
+
+    dry = run_platform(home, "ci", "render", "-f", spec, "--system", "gitlab", "--dry-run")
+    assert dry.returncode == 0 and "stages:" in dry.stdout
+    assert not (tmp_path / ".gitlab-ci.yml").exists()  # a dry run writes nothing
+    wrote = run_platform(home, "ci", "render", "-f", spec, "--system", "gitlab")
+    assert wrote.returncode == 0, wrote.stderr
+    gitlab = yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text())
+    assert {"build", "test", "staging", "production"} <= set(gitlab["stages"])
+
+
+def test_deploy_to_a_kubernetes_environment_commits_to_its_gitops_repository(
+    home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "platform.yaml").write_text(SPEC)
+    gitops = tmp_path / "gitops"
+    created = run_platform(
+        home, "env", "create", "prod-k8s", "--driver", "kubernetes",
+        "--set", f"gitops_repo={gitops}", "--set", "domain=example.com", "-o", "json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["driver"] == "kubernetes"
+    bad = run_platform(home, "env", "create", "x-k8s", "--set", "novalue")
+    assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
+
+    repo = tmp_path / "orders"
+    repo.mkdir()
+    (repo / "platform.yaml").write_text(SPEC)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "orders"]):
+        subprocess.run(
+            ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+    done = run_platform(home, "deploy", "--env", "prod-k8s", "-f", str(repo / "platform.yaml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (latest,) = json.loads(run_platform(home, "deploy", "history", "orders", "-o", "json").stdout)
+    assert latest["state"] == "succeeded" and latest["message"].startswith("committed")
+    assert (gitops / "prod-k8s" / "orders" / "kustomization.yaml").is_file()

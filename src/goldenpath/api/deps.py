@@ -45,7 +45,12 @@ __all__ = [
 
 #: POST routes that change nothing: viewers may call them and they are not audited.
 READ_ONLY_POSTS = frozenset(
-    {"/api/catalog/entities/by-refs", "/api/catalog/validate-entity", "/api/deploy/v1/render"}
+    {
+        "/api/catalog/entities/by-refs",
+        "/api/catalog/validate-entity",
+        "/api/deploy/v1/render",
+        "/api/deploy/v1/pipelines",
+    }
 )
 
 

@@ -27,6 +27,7 @@ from goldenpath.cli.commands import (
     task,
     template,
 )
+from goldenpath.cli.commands import ci as ci_commands
 from goldenpath.cli.commands import db as db_commands
 from goldenpath.cli.commands import policy as policy_commands
 from goldenpath.cli.commands import render as render_commands
@@ -115,6 +116,7 @@ app.add_typer(policy_commands.app, name="policy")
 app.command("status")(status.status)
 app.command("logs")(status.logs)
 app.command("render")(render_commands.render)
+app.add_typer(ci_commands.app, name="ci")
 
 
 def _print_version(value: bool) -> None:

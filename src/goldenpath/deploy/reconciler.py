@@ -218,14 +218,37 @@ class Reconciler:
         """One pass over in-flight deployments, settled targets and expiring environments."""
         report = ReconcileReport()
         with self._pass_lock:
+            drivers = {e.name: e.driver for e in store.list_environments(self.engine)}
             flying = store.in_flight(self.engine)
             for d in flying:
-                self._tick(d, report)
+                if drivers.get(d.environment, self.driver.name) == self.driver.name:
+                    self._tick(d, report)
+                else:
+                    self._interrupted_elsewhere(d, report)
             self.builds.forget_others({d.id for d in flying})
             for target in store.list_targets(self.engine):
-                self._settle_target(target, report)
+                if drivers.get(target.environment, self.driver.name) == self.driver.name:
+                    self._settle_target(target, report)
             self._environments(report)
         return report
+
+    def _interrupted_elsewhere(self, d: Deployment, report: ReconcileReport) -> None:
+        """A deployment of an environment another driver serves (kubernetes: rendered and
+        committed in the request itself) still in flight after ``lease_ttl`` was cut off by
+        a crash: fail it so the service can be deployed again."""
+        age = (self.clock() - d.created_at).total_seconds()
+        if age < self.settings.deploy.lease_ttl:
+            return
+        with contextlib.suppress(Conflict):
+            store.transition(
+                self.engine,
+                d.id,
+                "failed",
+                actor=_ctx.ACTOR,
+                reason="interrupted before its commit (the server stopped); deploy again",
+                now=self.clock(),
+            )
+            report.finished[d.id] = "failed"
 
     def target_lock(self, service: str, environment: str) -> threading.RLock:
         """The in-process lock serialising ticks and settles of one target."""

@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from goldenpath.deploy import _workload as wl
-from goldenpath.deploy import rendering, store
+from goldenpath.deploy import gitops, rendering, store
 from goldenpath.deploy._request import DeployRequest, choose_strategy, read_workload
 from goldenpath.deploy._rollback import copy_build, rollback_source
 from goldenpath.deploy._status import ServiceStatus, service_status
@@ -37,9 +37,13 @@ from goldenpath.errors import Conflict, InvalidInput, NotFound, PlatformError
 from goldenpath.settings import Settings
 from goldenpath.workloads.model import Workload
 
-__all__ = ["DeployRequest", "DeployService", "ReconcileReport", "ServiceStatus"]
+__all__ = ["DRIVERS", "DeployRequest", "DeployService", "ReconcileReport", "ServiceStatus"]
 
 _log = logging.getLogger(__name__)
+
+#: environment drivers: ``local`` runs on this machine; ``kubernetes`` commits rendered
+#: manifests to a GitOps repository (docs/kubernetes.md)
+DRIVERS = ("local", "kubernetes")
 _WAIT_POLL = 0.2
 
 
@@ -89,15 +93,25 @@ class DeployService:
         return store.list_environments(self.engine)
 
     def create_environment(
-        self, name: str, *, source: str | None = None, ttl: float | None = None, actor: str
+        self,
+        name: str,
+        *,
+        source: str | None = None,
+        ttl: float | None = None,
+        actor: str,
+        driver: str | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> Environment:
-        """Create environment ``name`` (``platform env create NAME [--from ENV] [--ttl 24h]``).
+        """Create environment ``name`` (``platform env create NAME [--from ENV] [--ttl 24h]
+        [--driver kubernetes] [--set key=value]``).
 
-        ``source`` gives the parent whose driver and settings are copied; ``ttl`` (seconds,
-        > 0) makes it ephemeral: the reconciler tears it down after ``now + ttl``.
+        ``source`` gives the parent whose driver and settings are copied; ``driver``
+        (``local`` or ``kubernetes``) and ``settings`` override them (settings merge key by
+        key; see docs/kubernetes.md for a kubernetes environment's). ``ttl`` (seconds, > 0)
+        makes it ephemeral: the reconciler tears it down after ``now + ttl``.
 
         Raises:
-            InvalidInput: bad name or ttl. NotFound: ``source`` does not exist.
+            InvalidInput: bad name, ttl or driver. NotFound: ``source`` does not exist.
             Conflict: ``name`` exists.
         """
         if ttl is not None and not ttl > 0:
@@ -105,12 +119,17 @@ class DeployService:
                 f"ttl must be a positive number of seconds, got {ttl!r} (e.g. --ttl 24h)",
                 details={"field": "ttl"},
             )
+        if driver is not None and driver not in DRIVERS:
+            raise InvalidInput(
+                f"driver {driver!r} is unknown; use one of {', '.join(DRIVERS)}",
+                details={"field": "driver"},
+            )
         parent = store.get_environment(self.engine, source) if source else None
         return store.create_environment(
             self.engine,
             name=name,
-            driver=parent.driver if parent else self.driver.name,
-            settings=dict(parent.settings) if parent else {},
+            driver=driver or (parent.driver if parent else self.driver.name),
+            settings={**(dict(parent.settings) if parent else {}), **dict(settings or {})},
             parent=source,
             ephemeral=ttl is not None,
             expires_at=self.clock() + timedelta(seconds=ttl) if ttl is not None else None,
@@ -199,11 +218,18 @@ class DeployService:
         if env.status != "active":
             raise Conflict(f"environment {env.name!r} is being deleted; deploy to another one")
         workload, revision = read_workload(request, driver=self.driver, home=self.settings.home)
-        wl.check_deployable(workload, repo=request.repo)
-        self.provisioner.check_placeholders(workload)
+        on_kubernetes = env.driver == "kubernetes"
+        if not on_kubernetes:
+            wl.check_deployable(workload, repo=request.repo)
+            self.provisioner.check_placeholders(workload)
         warnings = self.provisioner.check(
             workload, env.name, production=env.production, actor=actor
         )
+        rendered = None
+        if on_kubernetes:  # rendered and checked before anything is recorded
+            names = self.provisioner.secret_names(workload.name, env.name)
+            rendered = rendering.render(workload, env, secret_names=names)
+            gitops.check_render(rendered)
         strategy = choose_strategy(request, workload)
         target = store.get_target(self.engine, workload.name, env.name)
         first = target is None or target.stable_id is None
@@ -244,6 +270,11 @@ class DeployService:
             )
         if notes:
             d = store.update_progress(self.engine, d.id, message="; ".join(notes))
+        if rendered is not None:
+            repo = gitops.repository(env, self.settings.home)
+            return gitops.commit_render(
+                self.engine, d, rendered, repo, actor=actor, now=self.clock()
+            )
         self.reconciler.wake()
         return d
 
@@ -364,6 +395,9 @@ class DeployService:
         Raises:
             Conflict: the release is gone from this machine, or a deployment is in flight.
         """
+        env = store.get_environment(self.engine, source.environment)
+        if env.driver == "kubernetes":
+            return self._rerun_gitops(kind, source, env, actor=actor, message=message)
         release_id = source.release_id
         if release_id is None or self.driver.release(source.service, release_id) is None:
             raise Conflict(
@@ -408,6 +442,29 @@ class DeployService:
             except (Conflict, NotFound) as e:
                 _log.warning("not redeploying %s in %s: %s", service, environment, e.message)
         return recorded
+
+    def _rerun_gitops(
+        self, kind: str, source: Deployment, env: Environment, *, actor: str, message: str
+    ) -> Deployment:
+        """``_rerun`` on a kubernetes environment: the GitOps repository's folder of the
+        service goes back to ``source``'s commit (local history; no build, no remote)."""
+        d = store.create_deployment(
+            self.engine,
+            service=source.service,
+            environment=source.environment,
+            kind=kind,
+            strategy="rolling",
+            repo=source.repo,
+            ref=source.sha or source.ref,
+            workload=source.workload,
+            steps=source.steps,
+            triggered_by=actor,
+            rollback_of=source.id,
+            now=self.clock(),
+        )
+        d = store.update_progress(self.engine, d.id, message=message)
+        repo = gitops.repository(env, self.settings.home)
+        return gitops.restore(self.engine, d, source, repo, actor=actor, now=self.clock())
 
     def rollback(
         self, service: str, environment: str, *, actor: str, to: int | None = None

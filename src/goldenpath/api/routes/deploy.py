@@ -7,6 +7,8 @@ read; deploying, promoting, aborting and rolling back need a member or admin tok
   → 202 the new Deployment (``pending``; the reconciler drives it), ``Location`` header
 - ``POST /render`` (the body of ``POST /deployments``) → ``{service, environment, objects,
   errors}``: the Kubernetes objects, validated; records nothing (viewers may call it)
+- ``POST /pipelines`` ``{spec, specPath?, system: github|gitlab}`` → ``{system, files}``: the
+  service's CI/CD pipeline files (read-only)
 - ``GET /deployments?service&environment&limit&before`` → ``[Deployment]``, newest first
   (the next page: ``before=<last id>``)
 - ``GET /deployments/{id}`` → the Deployment
@@ -35,6 +37,8 @@ from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
 from goldenpath.api.routes import _deploy_params, _deploy_streams
 from goldenpath.deploy.service import DeployRequest
 from goldenpath.errors import InvalidInput
+from goldenpath.manifests import pipelines as ci
+from goldenpath.workloads import parse_workload
 
 __all__ = ["PREFIX", "router"]
 
@@ -125,6 +129,26 @@ def render(body: DeploymentInput, svc: ServicesDep, _who: ReaderDep) -> dict[str
         spec_text=body.spec,
     )
     return svc.deploy.render(request).to_dict()
+
+
+class PipelineInput(BaseModel):
+    """Body of ``POST /pipelines``: the workload ``spec`` text and the CI ``system``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str = Field(min_length=1, max_length=1_000_000)
+    specPath: str = Field(default="platform.yaml", min_length=1, max_length=1024)
+    system: Literal["github", "gitlab"] = "github"
+
+
+@router.post("/pipelines", summary="Render a service's CI/CD pipeline files")
+def pipelines(body: PipelineInput, _who: ReaderDep) -> dict[str, Any]:
+    """``{system, files: {path: text}}``: seed 003's pipeline (build, test, security scan,
+    deploy to staging, canary to production) for GitHub Actions or GitLab CI; records
+    nothing."""
+    workload = parse_workload(body.spec, source=body.specPath)
+    render_files = ci.github_actions if body.system == "github" else ci.gitlab_ci
+    return {"system": body.system, "files": render_files(workload)}
 
 
 @router.get("/deployments", summary="Deployments, newest first")

@@ -14,7 +14,7 @@ torn down once it expires. Any token may list; the rest needs a member or admin 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -38,6 +38,12 @@ class EnvironmentInput(BaseModel):
     name: str = Field(min_length=1, max_length=63)
     source: str | None = Field(default=None, alias="from", min_length=1, max_length=63)
     ttl: float | str | None = Field(default=None, description="seconds or a duration: 24h")
+    driver: Literal["local", "kubernetes"] | None = Field(
+        default=None, description="default: the source's, else local"
+    )
+    settings: dict[str, str] | None = Field(
+        default=None, description="merged over the source's (kubernetes: gitops_repo, namespace…)"
+    )
 
 
 class CloneInput(BaseModel):
@@ -63,7 +69,12 @@ def list_environments(svc: ServicesDep, _who: ReaderDep) -> list[dict[str, Any]]
 def create_environment(body: EnvironmentInput, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
     """201 the Environment; 400 for a bad name or TTL, 404 unknown ``from``, 409 it exists."""
     env = svc.deploy.create_environment(
-        body.name, source=body.source, ttl=_ttl(body.ttl), actor=who.user
+        body.name,
+        source=body.source,
+        ttl=_ttl(body.ttl),
+        actor=who.user,
+        driver=body.driver,
+        settings=body.settings,
     )
     return JSONResponse(env.to_dict(), status_code=201)
 

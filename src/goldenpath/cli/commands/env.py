@@ -72,20 +72,43 @@ def create(
         str | None, typer.Option("--from", help="Copy the settings of this environment.")
     ] = None,
     ttl: TtlOption = None,
+    driver: Annotated[
+        str | None,
+        typer.Option("--driver", help="local (this machine) or kubernetes (a GitOps repository)."),
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="A setting (repeatable): gitops_repo, namespace…"
+        ),
+    ] = None,
     fmt: OutputOption = OutputFormat.table,
 ) -> None:
-    """Create an empty environment. Exit 1 for a bad name or TTL, 4 when it exists.
+    """Create an empty environment. Exit 1 for a bad name, TTL or setting, 4 when it exists.
+    A kubernetes environment's deploys are rendered and committed to its GitOps repository
+    (settings gitops_repo, gitops_remote, namespace, domain, kubernetes_version — see
+    docs/kubernetes.md).
 
     Examples:
 
       platform env create pr-123 --ttl 24h
 
       platform env create alice-dev --from dev
+
+      platform env create prod-k8s --driver kubernetes --set gitops_repo=/srv/gitops
     """
     body: dict[str, Any] = {"name": name}
     seconds = _ttl(ttl)
     if source:
         body["from"] = source
+    if driver:
+        body["driver"] = driver
+    if settings:
+        pairs = [item.partition("=") for item in settings]
+        bad = [key for key, sep, _ in pairs if not sep or not key]
+        if bad:
+            raise typer.BadParameter(f"--set takes KEY=VALUE, got {bad[0]!r}", param_hint="--set")
+        body["settings"] = {key.strip(): value for key, _, value in pairs}
     if seconds is not None:
         body["ttl"] = seconds
     with context.api_client() as client:
