@@ -119,3 +119,17 @@ def test_deploy_to_a_kubernetes_environment_commits_to_its_gitops_repository(
     (latest,) = json.loads(run_platform(home, "deploy", "history", "orders", "-o", "json").stdout)
     assert latest["state"] == "succeeded" and latest["message"].startswith("committed")
     assert (gitops / "prod-k8s" / "orders" / "kustomization.yaml").is_file()
+    # platform diff: nothing after the deploy; a changed spec shows the changed objects
+    spec = str(repo / "platform.yaml")
+    same = run_platform(home, "diff", "--env", "prod-k8s", "-f", spec, "--exit-code")
+    assert same.returncode == 0 and "no changes" in same.stdout, same.stdout + same.stderr
+    (repo / "platform.yaml").write_text(SPEC.replace("replicas: 3", "replicas: 5"))
+    changed = run_platform(home, "diff", "--env", "prod-k8s", "-f", spec, "-o", "json")
+    assert changed.returncode == 0, changed.stderr
+    kinds = {c["kind"] for c in json.loads(changed.stdout)["changes"]}
+    assert "Rollout" in kinds or "HorizontalPodAutoscaler" in kinds
+    assert (
+        run_platform(home, "diff", "--env", "prod-k8s", "-f", spec, "--exit-code").returncode == 1
+    )
+    local = run_platform(home, "diff", "--env", "dev", "-f", spec)
+    assert local.returncode == 1 and "platform render" in local.stderr

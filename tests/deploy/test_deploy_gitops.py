@@ -85,3 +85,29 @@ def test_kubernetes_environment_deploys_commit_and_roll_back_through_git(
     )
     assert built.returncode == 0, built.stderr
     assert "kind: Ingress" in built.stdout
+
+
+def test_a_direct_apply_that_cannot_reach_the_cluster_fails_the_deploy_and_keeps_the_commit(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: 'https://127.0.0.1:1'}\n"
+        "  name: c\ncontexts:\n- context: {cluster: c, user: u}\n  name: c\n"
+        "current-context: c\nusers:\n- name: u\n  user: {token: t}\n"
+    )
+    svc = DeployService(
+        engine=engine, settings=settings, driver=ScriptedDriver(settings.home), clock=Clock()
+    )
+    gitops = tmp_path / "gitops"
+    svc.create_environment(
+        "prod-k8s",
+        actor="ann",
+        driver="kubernetes",
+        settings={"gitops_repo": str(gitops), "kubeconfig": str(kubeconfig)},
+    )
+    request = DeployRequest(environment="prod-k8s", spec_text=SPEC.format(replicas=2))
+    d = svc.deploy(request, actor="ann")
+    assert d.state == "failed" and "apply failed: cannot reach" in d.message, d.message
+    assert d.message.startswith("committed")  # the commit stays: Argo CD / Flux can apply it
+    assert [h["deploymentId"] for h in GitOpsRepo(gitops).history("prod-k8s", "orders")] == [d.id]

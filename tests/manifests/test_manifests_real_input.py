@@ -3,10 +3,13 @@ render for dev/staging/production, and every built-in object validates (strict).
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from goldenpath.drivers.kubernetes.gitops import GitOpsRepo
 from goldenpath.errors import InvalidInput
 from goldenpath.manifests.render import render_service
 from goldenpath.manifests.target import RenderTarget
@@ -99,3 +102,41 @@ def test_golden_path_services_render_and_validate(template: str, database: str) 
         assert ("Cluster" in kinds) is (database == "postgres")
         ingress = next(o for o in objects if o["kind"] == "Ingress")
         assert ingress["spec"]["tls"][0]["hosts"] == [f"orders.{target.environment}.example.com"]
+
+
+@pytest.mark.skipif(not SCORE_DIR.is_dir(), reason=f"{SCORE_DIR} is missing (../shared)")
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_every_environment_folder_of_the_real_input_builds_with_kubectl_kustomize(
+    tmp_path: Path,
+) -> None:
+    """Every renderable Score file and both golden paths, each in its own namespace, written
+    to a GitOps repository per environment: ``kubectl kustomize <env>`` builds them all."""
+    repo = GitOpsRepo(tmp_path / "gitops")
+    workloads = []
+    for path in _score_files():
+        try:
+            workloads.append(load_workload(path))
+        except WorkloadError:
+            continue
+        if path.name in CANNOT_RENDER:
+            workloads.pop()
+    workloads += [
+        _golden(t, db) for t in ("python-service", "node-service") for db in ("postgres", "none")
+    ]
+    for env in ENVIRONMENTS:
+        services = {}
+        for i, workload in enumerate(workloads):
+            folder = f"s{i:03d}-{workload.name}".lower()[:63].rstrip("-")
+            target = RenderTarget(environment=env, namespace=folder, production=env == "production")
+            services[folder] = render_service(workload, target, secret_names=["API_KEY"])
+        assert repo.write_many(env, services, deployment_id=1, author="test") is not None
+        built = subprocess.run(
+            ["kubectl", "kustomize", str(tmp_path / "gitops" / env)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert built.returncode == 0, built.stderr[-2000:]
+        assert built.stdout.count("\nkind: Deployment") + built.stdout.count(
+            "\nkind: Rollout"
+        ) >= len(workloads)

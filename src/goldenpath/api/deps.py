@@ -49,6 +49,7 @@ READ_ONLY_POSTS = frozenset(
         "/api/catalog/entities/by-refs",
         "/api/catalog/validate-entity",
         "/api/deploy/v1/render",
+        "/api/deploy/v1/diff",
         "/api/deploy/v1/pipelines",
     }
 )

@@ -116,6 +116,7 @@ app.add_typer(policy_commands.app, name="policy")
 app.command("status")(status.status)
 app.command("logs")(status.logs)
 app.command("render")(render_commands.render)
+app.command("diff")(render_commands.diff)
 app.add_typer(ci_commands.app, name="ci")
 
 

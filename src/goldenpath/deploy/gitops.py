@@ -21,10 +21,11 @@ from sqlalchemy import Engine
 from goldenpath.deploy import store
 from goldenpath.deploy.records import Deployment, Environment
 from goldenpath.deploy.rendering import RenderResult
+from goldenpath.drivers.kubernetes.apply import apply_objects
 from goldenpath.drivers.kubernetes.gitops import GitOpsRepo
 from goldenpath.errors import InvalidInput, PlatformError
 
-__all__ = ["check_render", "commit_render", "repository", "restore"]
+__all__ = ["check_render", "commit_render", "kubeconfig_of", "repository", "restore"]
 
 #: schema errors quoted in a refused deploy (the rest are counted)
 _SHOWN_ERRORS = 10
@@ -66,9 +67,13 @@ def commit_render(
     *,
     actor: str,
     now: datetime,
+    kubeconfig: Path | None = None,
 ) -> Deployment:
     """Walk ``d`` through its states while committing ``result`` (module doc); a failed
-    commit fails the deployment with git's reason. Returns the deployment as left."""
+    commit fails the deployment with git's reason. With ``kubeconfig`` (the environment's
+    ``kubeconfig`` setting) the objects are also applied directly (server-side apply, pruned
+    by label; :mod:`goldenpath.drivers.kubernetes.apply`): a failed apply fails the
+    deployment, the commit stays. Returns the deployment as left."""
     d = store.transition(
         engine,
         d.id,
@@ -95,7 +100,22 @@ def commit_render(
     )
     if repo.push_error:
         reason += f"; not pushed yet: {repo.push_error}"
+    if kubeconfig is not None:
+        try:
+            done = apply_objects(result.objects, service=result.service, kubeconfig=kubeconfig)
+        except PlatformError as e:
+            return store.transition(
+                engine, d.id, "failed", actor=actor, reason=f"{reason}; apply failed: {e.message}",
+                now=now,
+            )  # fmt: skip
+        reason += f"; applied {len(done['applied'])} objects, pruned {len(done['pruned'])}"
     return store.transition(engine, d.id, "succeeded", actor=actor, reason=reason, now=now)
+
+
+def kubeconfig_of(env: Environment) -> Path | None:
+    """The environment's ``kubeconfig`` setting (direct apply), or None (GitOps only)."""
+    value = env.settings.get("kubeconfig")
+    return Path(str(value)).expanduser() if value else None
 
 
 def restore(

@@ -273,7 +273,13 @@ class DeployService:
         if rendered is not None:
             repo = gitops.repository(env, self.settings.home)
             return gitops.commit_render(
-                self.engine, d, rendered, repo, actor=actor, now=self.clock()
+                self.engine,
+                d,
+                rendered,
+                repo,
+                actor=actor,
+                now=self.clock(),
+                kubeconfig=gitops.kubeconfig_of(env),
             )
         self.reconciler.wake()
         return d
@@ -290,6 +296,28 @@ class DeployService:
         workload, _revision = read_workload(request, driver=self.driver, home=self.settings.home)
         names = self.provisioner.secret_names(workload.name, env.name)
         return rendering.render(workload, env, secret_names=names)
+
+    def diff(self, request: DeployRequest) -> list[dict[str, str]]:
+        """What a deploy of ``request`` would change in its kubernetes environment's GitOps
+        repository, object by object (``platform diff --env production``): ``[{kind, name,
+        change: added|removed|changed, diff}]``; empty when nothing would change.
+
+        Raises:
+            InvalidInput: the environment's driver is not ``kubernetes``, or the render has
+                schema errors (as :meth:`deploy`).
+        """
+        env = store.get_environment(self.engine, request.environment)
+        if env.driver != "kubernetes":
+            raise InvalidInput(
+                f"environment {env.name!r} runs on this machine (driver {env.driver}); diff "
+                "compares with a kubernetes environment's GitOps repository — see what a "
+                f"deploy there would render with platform render --env {env.name}",
+                details={"field": "environment"},
+            )
+        rendered = self.render(request)
+        gitops.check_render(rendered)
+        repo = gitops.repository(env, self.settings.home)
+        return repo.diff(env.name, rendered.service, rendered.objects)
 
     # -- promote, abort, rollback ------------------------------------------------------------
 

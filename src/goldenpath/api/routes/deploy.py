@@ -7,6 +7,8 @@ read; deploying, promoting, aborting and rolling back need a member or admin tok
   → 202 the new Deployment (``pending``; the reconciler drives it), ``Location`` header
 - ``POST /render`` (the body of ``POST /deployments``) → ``{service, environment, objects,
   errors}``: the Kubernetes objects, validated; records nothing (viewers may call it)
+- ``POST /diff`` (the body of ``POST /deployments``) → ``{changes: [{kind, name, change,
+  diff}]}`` against a kubernetes environment's GitOps repository (read-only)
 - ``POST /pipelines`` ``{spec, specPath?, system: github|gitlab}`` → ``{system, files}``: the
   service's CI/CD pipeline files (read-only)
 - ``GET /deployments?service&environment&limit&before`` → ``[Deployment]``, newest first
@@ -129,6 +131,25 @@ def render(body: DeploymentInput, svc: ServicesDep, _who: ReaderDep) -> dict[str
         spec_text=body.spec,
     )
     return svc.deploy.render(request).to_dict()
+
+
+@router.post("/diff", summary="What a deploy would change in a kubernetes environment")
+def diff(body: DeploymentInput, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
+    """``{changes: [{kind, name, change, diff}]}`` against the environment's GitOps
+    repository; records nothing (viewers may call it)."""
+    if body.repo is None and body.spec is None:
+        raise InvalidInput(
+            "repo: give the service's git repository or the spec text in 'spec'",
+            details={"errors": [{"path": "repo", "message": "repo or spec is required"}]},
+        )
+    request = DeployRequest(
+        environment=body.environment,
+        repo=body.repo,
+        ref=body.ref,
+        spec_path=body.specPath,
+        spec_text=body.spec,
+    )
+    return {"changes": svc.deploy.diff(request)}
 
 
 class PipelineInput(BaseModel):

@@ -18,7 +18,7 @@ from goldenpath.cli.commands import _deploy_local
 from goldenpath.cli.commands._deploy_view import DEPLOY
 from goldenpath.cli.output import OutputFormat, OutputOption
 
-__all__ = ["render"]
+__all__ = ["diff", "render"]
 
 
 def _file_name(obj: dict[str, Any]) -> str:
@@ -88,4 +88,46 @@ def render(
     for error in errors:
         output.stderr().print(f"invalid: {error}", markup=False)
     if errors:
+        raise typer.Exit(1)
+
+
+def diff(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="Workload file (default: ./platform.yaml or score.yaml)."
+        ),
+    ] = None,
+    env: Annotated[
+        str, typer.Option("--env", "-e", help="A kubernetes environment.")
+    ] = "production",
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when a deploy would change something.")
+    ] = False,
+    fmt: OutputOption = OutputFormat.table,
+) -> None:
+    """Show what `platform deploy --env ENV` would change in the kubernetes environment's
+    GitOps repository, object by object (unified diffs; -o json: {changes: [{kind, name,
+    change, diff}]}). Exit 1 for an invalid render or a local environment, and with
+    --exit-code when something would change (like `git diff --exit-code`).
+
+    Example:
+
+      platform diff --env production
+    """
+    spec = _deploy_local.find_spec(file)
+    body = {"environment": env, "spec": spec.read_text(encoding="utf-8"), "specPath": spec.name}
+    with context.api_client() as client:
+        result = client.post(f"{DEPLOY}/diff", body)
+    changes: list[dict[str, Any]] = result.get("changes") or []
+    if fmt is OutputFormat.table:
+        if not changes:
+            typer.echo(f"no changes: {env} already holds this render")
+        for change in changes:
+            typer.echo(f"{change['change']}: {change['kind']}/{change['name']}")
+            if change.get("diff"):
+                typer.echo(str(change["diff"]).rstrip("\n"))
+    else:
+        output.emit(result, fmt)
+    if changes and exit_code:
         raise typer.Exit(1)
