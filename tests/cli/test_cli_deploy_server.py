@@ -16,6 +16,7 @@ import pytest
 from cli_helpers import cli_env, run_platform, stop_everything
 
 from goldenpath.drivers.local.driver import LocalDriver
+from goldenpath.drivers.local.postgres import remove_stopped_cluster
 from goldenpath.settings import Settings
 
 SPEC = """\
@@ -78,6 +79,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
             stop_everything(path)
         finally:
             LocalDriver(Settings(home=path)).shutdown()
+            remove_stopped_cluster(path)  # a managed PostgreSQL some tests provision
 
 
 def _platform(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,7 @@ from goldenpath.drivers.local.supervisor import ProcessSpec, ProcessSupervisor
 from goldenpath.errors import Conflict, InvalidInput, NotFound, Unavailable
 from goldenpath.settings import Settings
 
-__all__ = ["PROGRAM", "Endpoint", "ManagedPostgres"]
+__all__ = ["PROGRAM", "Endpoint", "ManagedPostgres", "remove_stopped_cluster"]
 
 PROGRAM = "platform_postgres"
 """The supervisord program running the cluster."""
@@ -439,3 +439,17 @@ class ManagedPostgres:
             "--no-password",
             f"--dbname={name}",
         ]
+
+
+def remove_stopped_cluster(home: Path) -> bool:
+    """Delete the files of ``home``'s managed cluster once its server is stopped (after
+    ``LocalDriver.shutdown``), including a copy outside ``home`` (the fallback location used
+    when the ``postgres`` user cannot enter ``home``). Returns whether there was one."""
+    record = home / "postgres" / "cluster.json"
+    layout = cluster.read_layout(record)
+    if layout is None:
+        return False
+    cluster.remove_cluster(layout)
+    with contextlib.suppress(FileNotFoundError):
+        record.unlink()
+    return True
