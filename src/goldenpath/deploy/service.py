@@ -434,6 +434,16 @@ class DeployService:
                 f"platform deploy --env {source.environment} --ref {source.sha or source.ref}",
                 details={"id": source.id, "releaseId": release_id},
             )
+        d = self._record_rerun(kind, source, actor=actor, message=message)
+        copy_build(self.engine, d, source)
+        self.reconciler.wake()
+        return store.get_deployment(self.engine, d.id)
+
+    def _record_rerun(
+        self, kind: str, source: Deployment, *, actor: str, message: str
+    ) -> Deployment:
+        """A new rolling ``kind`` deployment of ``source``'s commit and workload, with
+        ``message`` (``Conflict`` when one is in flight)."""
         d = store.create_deployment(
             self.engine,
             service=source.service,
@@ -448,10 +458,7 @@ class DeployService:
             rollback_of=source.id,
             now=self.clock(),
         )
-        copy_build(self.engine, d, source)
-        d = store.update_progress(self.engine, d.id, message=message)
-        self.reconciler.wake()
-        return d
+        return store.update_progress(self.engine, d.id, message=message)
 
     def redeploy_rotated(self, rotated: Sequence[Any], *, actor: str) -> list[Deployment]:
         """Redeploy every service a secret rotation gave new values to (``platform secrets
@@ -476,21 +483,7 @@ class DeployService:
     ) -> Deployment:
         """``_rerun`` on a kubernetes environment: the GitOps repository's folder of the
         service goes back to ``source``'s commit (local history; no build, no remote)."""
-        d = store.create_deployment(
-            self.engine,
-            service=source.service,
-            environment=source.environment,
-            kind=kind,
-            strategy="rolling",
-            repo=source.repo,
-            ref=source.sha or source.ref,
-            workload=source.workload,
-            steps=source.steps,
-            triggered_by=actor,
-            rollback_of=source.id,
-            now=self.clock(),
-        )
-        d = store.update_progress(self.engine, d.id, message=message)
+        d = self._record_rerun(kind, source, actor=actor, message=message)
         repo = gitops.repository(env, self.settings.home)
         return gitops.restore(self.engine, d, source, repo, actor=actor, now=self.clock())
 

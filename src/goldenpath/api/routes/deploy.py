@@ -92,16 +92,16 @@ def _accepted(doc: dict[str, Any]) -> JSONResponse:
     return JSONResponse(doc, status_code=202, headers={"Location": location})
 
 
-@router.post("/deployments", status_code=202, summary="Deploy a service to an environment")
-def create_deployment(body: DeploymentInput, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
-    """202 the new Deployment; 400 naming the field, 409 when one is already in flight."""
+def _request(body: DeploymentInput) -> DeployRequest:
+    """The :class:`DeployRequest` of a body; 400 naming ``repo`` when it has no repo and no
+    spec."""
     if body.repo is None and body.spec is None:
         raise InvalidInput(
             "repo: give the service's git repository (URL or absolute path), or the spec text "
             "in 'spec' for a published-package build",
             details={"errors": [{"path": "repo", "message": "repo or spec is required"}]},
         )
-    request = DeployRequest(
+    return DeployRequest(
         environment=body.environment,
         repo=body.repo,
         ref=body.ref,
@@ -110,7 +110,12 @@ def create_deployment(body: DeploymentInput, svc: ServicesDep, who: PrincipalDep
         canary=body.canary,
         strategy=body.strategy,
     )
-    return _accepted(svc.deploy.deploy(request, actor=who.user).to_dict())
+
+
+@router.post("/deployments", status_code=202, summary="Deploy a service to an environment")
+def create_deployment(body: DeploymentInput, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
+    """202 the new Deployment; 400 naming the field, 409 when one is already in flight."""
+    return _accepted(svc.deploy.deploy(_request(body), actor=who.user).to_dict())
 
 
 @router.post("/render", summary="Render a service's Kubernetes objects for an environment")
@@ -118,38 +123,14 @@ def render(body: DeploymentInput, svc: ServicesDep, _who: ReaderDep) -> dict[str
     """``{service, environment, objects, errors}``: what a deploy of the spec (``spec``
     text, or ``repo``/``ref``/``specPath``) to ``environment`` on Kubernetes would apply,
     every object validated against the Kubernetes schemas; nothing is recorded."""
-    if body.repo is None and body.spec is None:
-        raise InvalidInput(
-            "repo: give the service's git repository or the spec text in 'spec'",
-            details={"errors": [{"path": "repo", "message": "repo or spec is required"}]},
-        )
-    request = DeployRequest(
-        environment=body.environment,
-        repo=body.repo,
-        ref=body.ref,
-        spec_path=body.specPath,
-        spec_text=body.spec,
-    )
-    return svc.deploy.render(request).to_dict()
+    return svc.deploy.render(_request(body)).to_dict()
 
 
 @router.post("/diff", summary="What a deploy would change in a kubernetes environment")
 def diff(body: DeploymentInput, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
     """``{changes: [{kind, name, change, diff}]}`` against the environment's GitOps
     repository; records nothing (viewers may call it)."""
-    if body.repo is None and body.spec is None:
-        raise InvalidInput(
-            "repo: give the service's git repository or the spec text in 'spec'",
-            details={"errors": [{"path": "repo", "message": "repo or spec is required"}]},
-        )
-    request = DeployRequest(
-        environment=body.environment,
-        repo=body.repo,
-        ref=body.ref,
-        spec_path=body.specPath,
-        spec_text=body.spec,
-    )
-    return {"changes": svc.deploy.diff(request)}
+    return {"changes": svc.deploy.diff(_request(body))}
 
 
 class PipelineInput(BaseModel):

@@ -16,6 +16,7 @@ import typer
 from goldenpath.cli import context, output
 from goldenpath.cli.commands import _deploy_local
 from goldenpath.cli.commands._deploy_view import DEPLOY
+from goldenpath.cli.commands.render import SpecFileOption
 from goldenpath.cli.output import OutputFormat, OutputOption
 
 __all__ = ["app"]
@@ -36,12 +37,7 @@ class System(enum.StrEnum):
 
 @app.command("render")
 def render(
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file", "-f", help="Workload file (default: ./platform.yaml or score.yaml)."
-        ),
-    ] = None,
+    file: SpecFileOption = None,
     system: Annotated[System, typer.Option("--system", help="github or gitlab.")] = System.github,
     directory: Annotated[
         Path | None,

@@ -18,7 +18,12 @@ from goldenpath.cli.commands import _deploy_local
 from goldenpath.cli.commands._deploy_view import DEPLOY
 from goldenpath.cli.output import OutputFormat, OutputOption
 
-__all__ = ["diff", "render"]
+__all__ = ["SpecFileOption", "diff", "render"]
+
+SpecFileOption = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="Workload file (default: ./platform.yaml or score.yaml)."),
+]
 
 
 def _file_name(obj: dict[str, Any]) -> str:
@@ -47,12 +52,7 @@ def _write(out: Path, objects: list[dict[str, Any]]) -> list[Path]:
 
 
 def render(
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file", "-f", help="Workload file (default: ./platform.yaml or score.yaml)."
-        ),
-    ] = None,
+    file: SpecFileOption = None,
     env: Annotated[str, typer.Option("--env", "-e", help="Environment to render for.")] = "dev",
     out: Annotated[
         Path | None,
@@ -92,12 +92,7 @@ def render(
 
 
 def diff(
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file", "-f", help="Workload file (default: ./platform.yaml or score.yaml)."
-        ),
-    ] = None,
+    file: SpecFileOption = None,
     env: Annotated[
         str, typer.Option("--env", "-e", help="A kubernetes environment.")
     ] = "production",
