@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,8 @@ import psutil
 
 __all__ = [
     "ProcessRecord",
+    "holder_gone",
+    "holder_id",
     "is_alive",
     "live_process",
     "read_all",
@@ -176,3 +180,25 @@ def _cmdline(proc: psutil.Process) -> list[str]:
         return list(proc.cmdline())
     except (psutil.AccessDenied, psutil.ZombieProcess):
         return []
+
+
+def holder_id() -> str:
+    """A lease holder id for this process: ``<host>:<pid>:<start time>:<random>`` — unique,
+    and enough for :func:`holder_gone` to tell whether the process still runs."""
+    pid = os.getpid()
+    started = psutil.Process(pid).create_time()
+    return f"{socket.gethostname()}:{pid}:{started!r}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """True when ``holder`` (a :func:`holder_id`) ran on this host and that process no
+    longer exists; False for another host's holder or one that does not parse."""
+    host, _, rest = holder.partition(":")
+    parts = rest.split(":")
+    if host != socket.gethostname() or len(parts) != 3:
+        return False
+    try:
+        record = ProcessRecord(pid=int(parts[0]), role="server", create_time=float(parts[1]))
+    except ValueError:
+        return False
+    return not is_alive(record)

@@ -31,7 +31,6 @@ from test_deploy_service_local import (
     commit,
     eventually,
     first_deploy,
-    git,
     replicas_of,
 )
 from test_deploy_service_local import platform as platform  # the fixture
@@ -153,4 +152,3 @@ def test_a_failing_build_fails_the_deploy_and_the_stable_keeps_serving(
     assert httpx.get(p.url(), timeout=5).text.strip() == "v1"
     [status] = p.svc.status("hello", "dev")
     assert status.weights == {d1.version: 100}
-    git(repo, "log", "--oneline")  # the repository is untouched by the failed build

@@ -173,7 +173,6 @@ class ScriptedDriver:
         service: str,
         *,
         since: datetime | None = None,
-        follow: bool = False,
     ) -> Iterator[LogLine]:
         return iter([])
 

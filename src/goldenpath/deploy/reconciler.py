@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-import psutil
 
 from goldenpath import processes
 from goldenpath.deploy import _ctx, _steps, store
@@ -62,29 +57,6 @@ _VERSION = re.compile(r"^d(\d+)$")
 def lease_name(service: str, environment: str) -> str:
     """The lease that claims a target's rollout: ``deploy:<service>:<environment>``."""
     return f"deploy:{service}:{environment}"
-
-
-def _holder_id() -> str:
-    pid = os.getpid()
-    started = psutil.Process(pid).create_time()
-    return f"{socket.gethostname()}:{pid}:{started!r}:{uuid.uuid4().hex[:8]}"
-
-
-def _holder_gone(holder: str | None) -> bool:
-    """True when ``holder`` ran on this host and its process no longer exists."""
-    if not holder:
-        return False
-    host, _, rest = holder.partition(":")
-    parts = rest.split(":")
-    if host != socket.gethostname() or len(parts) != 3:
-        return False
-    try:
-        record = processes.ProcessRecord(
-            pid=int(parts[0]), role="server", create_time=float(parts[1])
-        )
-    except ValueError:
-        return False
-    return not processes.is_alive(record)
 
 
 @dataclass
@@ -135,7 +107,7 @@ class Reconciler:
         self.settings = settings
         self.driver = driver
         self.clock = clock
-        self.holder = _holder_id()
+        self.holder = processes.holder_id()
         self.builds = BuildJobs(on_done=self.wake)
         self.ctx = _ctx.Ctx(
             engine=engine,
@@ -265,7 +237,7 @@ class Reconciler:
             self._held.add(name)
             return True
         holder = leases.holder_of(self.engine, name, now=now)
-        if holder is not None and _holder_gone(holder):
+        if holder is not None and processes.holder_gone(holder):
             leases.release(self.engine, name, holder)
             if leases.acquire(self.engine, name, self.holder, ttl=ttl, now=now):
                 _log.info("took over %s from %s (process gone)", name, holder)

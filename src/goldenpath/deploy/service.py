@@ -468,12 +468,12 @@ class DeployService(Reruns):
         return [service_status(self.engine, self.driver, t) for t in targets]
 
     def logs(
-        self, service: str, environment: str, *, since: datetime | None = None, follow: bool = False
+        self, service: str, environment: str, *, since: datetime | None = None
     ) -> Iterator[LogLine]:
-        """Lines every replica of every version printed, in time order; ``follow`` keeps
-        yielding new lines until the consumer stops. Raises NotFound (environment)."""
+        """Lines every replica of every version printed, in time order (to follow them,
+        :meth:`tail_logs`). Raises NotFound (environment)."""
         store.get_environment(self.engine, environment)
-        return self.driver.logs(environment, service, since=since, follow=follow)
+        return self.driver.logs(environment, service, since=since)
 
     def tail_logs(self, service: str, environment: str) -> LogFollower:
         """A non-blocking follower of the service's logs from now on (``poll()``/``close()``,

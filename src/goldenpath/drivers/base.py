@@ -256,10 +256,8 @@ class RuntimeDriver(Protocol):
         service: str,
         *,
         since: datetime | None = None,
-        follow: bool = False,
     ) -> Iterator[LogLine]:
-        """Lines of every replica in time order; with ``follow`` keeps yielding new lines
-        until the consumer stops iterating."""
+        """Lines of every replica in time order, from ``since`` on (new ones: :meth:`tail_logs`)."""
         ...
 
     def tail_logs(self, environment: str, service: str) -> LogFollower:

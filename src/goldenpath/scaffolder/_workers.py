@@ -19,19 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import shutil
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-import psutil
 
 from goldenpath import processes
 from goldenpath.errors import PlatformError
@@ -89,36 +84,13 @@ class _Run:
     cancelled_by: str | None = None
 
 
-def _holder_id() -> str:
-    pid = os.getpid()
-    started = psutil.Process(pid).create_time()
-    return f"{socket.gethostname()}:{pid}:{started!r}:{uuid.uuid4().hex[:8]}"
-
-
-def _holder_gone(holder: str | None) -> bool:
-    """True when ``holder`` ran on this host and its process no longer exists."""
-    if not holder:
-        return True
-    host, _, rest = holder.partition(":")
-    parts = rest.split(":")
-    if host != socket.gethostname() or len(parts) != 3:
-        return False
-    try:
-        record = processes.ProcessRecord(
-            pid=int(parts[0]), role="server", create_time=float(parts[1])
-        )
-    except ValueError:
-        return False
-    return not processes.is_alive(record)
-
-
 class WorkerPool:
     """The task workers and monitor of one :class:`ScaffolderService` (one per process)."""
 
     def __init__(self, service: ScaffolderService) -> None:
         self.svc = service
         self.settings = service.settings.scaffolder
-        self.holder = _holder_id()
+        self.holder = processes.holder_id()
         self._lock = threading.Lock()
         self._held: dict[str, _Held] = {}
         self._running: dict[str, _Run] = {}
@@ -263,7 +235,8 @@ class WorkerPool:
             if task.id in tracked:
                 continue  # ours and alive; an untracked task of ours goes stale like others
             beat = task.last_heartbeat_at or task.created_at
-            if beat >= cutoff and not _holder_gone(task.claimed_by):
+            holder = task.claimed_by
+            if beat >= cutoff and holder and not processes.holder_gone(holder):
                 continue
             if task.status is TaskStatus.OPEN and not task.held_in_memory:
                 with self._lock:

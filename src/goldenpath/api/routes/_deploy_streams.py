@@ -137,7 +137,7 @@ def read_logs(
     svc: Services, service: str, environment: str, since: datetime | None, limit: int
 ) -> list[LogLine]:
     """The last ``limit`` lines at or after ``since`` (blocking; call from a worker thread)."""
-    lines: Iterable[LogLine] = svc.deploy.logs(service, environment, since=since, follow=False)
+    lines: Iterable[LogLine] = svc.deploy.logs(service, environment, since=since)
     return list(collections.deque(lines, maxlen=limit))
 
 

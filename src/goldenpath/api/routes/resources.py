@@ -24,11 +24,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from goldenpath.api.deps import PrincipalDep, ReaderDep, Services, ServicesDep
+from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
 from goldenpath.auth.models import Role
-from goldenpath.errors import Unavailable
 from goldenpath.resources.model import ClaimRequest
-from goldenpath.resources.service import ResourceService
 
 __all__ = ["PREFIX", "router"]
 
@@ -58,23 +56,16 @@ class RestoreInput(BaseModel):
     backup: str = Field(min_length=1, max_length=40)
 
 
-def _resources(svc: Services) -> ResourceService:
-    found: ResourceService | None = getattr(svc, "resources", None)
-    if found is None:
-        raise Unavailable("resources are not enabled on this server")
-    return found
-
-
 @router.get("/types", summary="Resource types and their size classes")
 def list_types(svc: ServicesDep, _who: ReaderDep) -> list[dict[str, Any]]:
     """``[{name, description, sizes: {class: {...}}, backups}]`` by name."""
-    return [kind.to_dict() for kind in _resources(svc).types()]
+    return [kind.to_dict() for kind in svc.resources.types()]
 
 
 @router.get("/compositions", summary="Compositions (built-in and the platform team's)")
 def list_compositions(svc: ServicesDep, _who: ReaderDep) -> list[dict[str, Any]]:
     """``[Composition]`` by name; 400 when a composition file is invalid (names it)."""
-    return [comp.to_dict() for comp in _resources(svc).compositions().all()]
+    return [comp.to_dict() for comp in svc.resources.compositions().all()]
 
 
 @router.get("/claims", summary="Claims")
@@ -86,7 +77,7 @@ def list_claims(
     usage: bool = False,
 ) -> list[dict[str, Any]]:
     """``[Claim]`` by environment and name; ``usage=true`` fills ``usedBytes``."""
-    found = _resources(svc).list(environment=environment, type=type, usage=usage)
+    found = svc.resources.list(environment=environment, type=type, usage=usage)
     return [claim.to_dict() for claim in found]
 
 
@@ -102,14 +93,14 @@ def create_claim(body: ClaimInput, svc: ServicesDep, who: PrincipalDep) -> JSONR
         owner=body.owner,
         params=body.params,
     )
-    claim = _resources(svc).create(request, actor=who.user)
+    claim = svc.resources.create(request, actor=who.user)
     return JSONResponse(claim.to_dict(), status_code=201)
 
 
 @router.get(_CLAIM, summary="One claim")
 def get_claim(environment: str, name: str, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
     """The Claim with ``usedBytes``; 404 for an unknown name."""
-    return _resources(svc).get(name, environment=environment).to_dict()
+    return svc.resources.get(name, environment=environment).to_dict()
 
 
 @router.delete(_CLAIM, summary="Delete a claim (a final backup is taken first)")
@@ -117,7 +108,7 @@ def delete_claim(
     environment: str, name: str, svc: ServicesDep, who: PrincipalDep, force: bool = False
 ) -> dict[str, Any]:
     """``{claim, finalBackup}``; 409 while services use it (unless ``force``)."""
-    resources = _resources(svc)
+    resources = svc.resources
     claim = resources.get(name, environment=environment)
     final = resources.delete(name, environment=environment, actor=who.user, force=force)
     doc = claim.to_dict()
@@ -138,7 +129,7 @@ def connection(
     url}}``; the password is shown only with ``reveal=true`` and an admin token (and that
     read is written to the audit log)."""
     revealed = reveal and who.role is Role.ADMIN
-    outputs = _resources(svc).outputs(name, environment=environment, reveal=revealed)
+    outputs = svc.resources.outputs(name, environment=environment, reveal=revealed)
     if revealed:
         svc.auth.record(
             principal=who, action="REVEAL connection", target=request.url.path, outcome=200
@@ -151,14 +142,14 @@ def manifests(
     environment: str, name: str, svc: ServicesDep, _who: ReaderDep
 ) -> list[dict[str, Any]]:
     """The manifests a Kubernetes composition renders; 400 for a local claim."""
-    return _resources(svc).manifests(name, environment=environment)
+    return svc.resources.manifests(name, environment=environment)
 
 
 @router.post(f"{_CLAIM}/backups", status_code=201, summary="Back up a database now")
 def create_backup(environment: str, name: str, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
     """201 the Backup; 400 for a type without backups or an unwritable directory, 503 when
     the disk is full or the dump failed (older backups are intact)."""
-    made = _resources(svc).backup(name, environment=environment, actor=who.user)
+    made = svc.resources.backup(name, environment=environment, actor=who.user)
     return JSONResponse(made.to_dict(), status_code=201)
 
 
@@ -167,7 +158,7 @@ def list_backups(
     environment: str, name: str, svc: ServicesDep, _who: ReaderDep
 ) -> list[dict[str, Any]]:
     """``[Backup]`` newest first."""
-    return [b.to_dict() for b in _resources(svc).backups(name, environment=environment)]
+    return [b.to_dict() for b in svc.resources.backups(name, environment=environment)]
 
 
 @router.post(f"{_CLAIM}/restore", summary="Restore a backup into the claim's database")
@@ -175,7 +166,7 @@ def restore(
     environment: str, name: str, body: RestoreInput, svc: ServicesDep, who: PrincipalDep
 ) -> dict[str, Any]:
     """``{restored: <backup id>, claim}``; 404 for an unknown backup (lists the ids)."""
-    resources = _resources(svc)
+    resources = svc.resources
     resources.restore(name, body.backup, environment=environment, actor=who.user)
     return {
         "restored": body.backup,

@@ -357,15 +357,10 @@ class LocalDriver:
         service: str,
         *,
         since: datetime | None = None,
-        follow: bool = False,
     ) -> Iterator[LogLine]:
         """See :meth:`RuntimeDriver.logs`: every replica's log, old versions' too."""
         sources = self._log_sources(environment, service)
-        if follow:
-            lines = replica_logs.follow(list(sources), since=since)
-        else:
-            lines = replica_logs.read_many(list(sources), since=since)
-        for path, at, text in lines:
+        for path, at, text in replica_logs.read_many(list(sources), since=since):
             label, number = sources[path]
             yield LogLine(at=at, version=label, replica=number, text=text)
 
