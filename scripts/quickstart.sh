@@ -2,7 +2,8 @@
 # The main job on the embedded default, for a newcomer:
 #   install everything (scripts/setup.sh) → start the platform server in the background →
 #   import the sample catalog in examples/catalog → create hello-api from the python-service
-#   golden path → deploy it to dev → check it answers 200 → print where to look.
+#   golden path → deploy it to dev → check it answers 200 → print where to look (the portal's
+#   URL; the admin's portal password is generated once into <home>/portal-password).
 # Idempotent: a second run reuses the running server and refreshes the already-registered
 # sample catalog instead of registering it twice.
 #
@@ -46,6 +47,19 @@ fi
 
 home="$("$ROOT/.venv/bin/python" -c \
   'from goldenpath.settings import load_settings; print(load_settings().home)')"
+
+# The portal: the built-in admin signs in with a random password kept in <home>/portal-password
+# (mode 0600), set once with `platform user add admin --password-stdin`.
+PASSWORD_FILE="$home/portal-password"
+if [[ -s "$PASSWORD_FILE" ]]; then
+  say "the portal's admin password was set before: $PASSWORD_FILE"
+else
+  say "setting a password for the portal's admin user (kept in $PASSWORD_FILE)"
+  (umask 077 && "$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))' \
+    >"$PASSWORD_FILE.new")
+  "$PLATFORM" user add admin --password-stdin <"$PASSWORD_FILE.new" >/dev/null
+  mv "$PASSWORD_FILE.new" "$PASSWORD_FILE"
+fi
 
 # The main job: a service from the python-service golden path, deployed to dev.
 SERVICE=hello-api
@@ -93,6 +107,7 @@ goldenpath is running, and so is $SERVICE in dev:
   Service         $host_url   (no DNS needed: $direct_url)
   Its repository  $SERVICE_DIR
 
+  Portal          $url/   (sign in as admin; the password is in $PASSWORD_FILE)
   API             $url/api/catalog/entities
   OpenAPI         $url/openapi.json   (needs the token, like every route but health)
   Health          $url/healthz

@@ -8,9 +8,11 @@
 #   1. apt packages the tests use: git, PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin),
 #      HAProxy (the local runtime's router), redis-server and pg_dump/pg_restore (managed resources),
 #      promtool (prometheus) and kubectl (kubernetes-client) for the Kubernetes output checks,
+#      graphviz (the portal's relation graphs), chromium (the portal's browser tests),
 #      python3-venv (apt-get update first; as root, or through sudo).
 #   2. .venv with Python >= 3.11, uv inside it, and the project installed editable with its dev extras.
-#   3. npm ci for the node test client (tests/clients) when its package.json exists.
+#   3. npm ci for the node test client (tests/clients) and the portal's assets
+#      (src/goldenpath/portal/assets), each when its package.json exists.
 #
 # Environment:
 #   PYTHON=/path/to/python3.11   interpreter for the venv (default: python3.11, else python3)
@@ -53,6 +55,8 @@ apt_missing() {
   command -v pg_dump >/dev/null 2>&1 || echo postgresql-client-15
   command -v promtool >/dev/null 2>&1 || echo prometheus
   command -v kubectl >/dev/null 2>&1 || echo kubernetes-client
+  command -v dot >/dev/null 2>&1 || echo graphviz
+  [[ -x /usr/bin/chromium ]] || echo chromium
   "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
 }
 
@@ -91,15 +95,16 @@ install_venv() {
   echo "$want" >"$stamp"
 }
 
-install_node_clients() {
-  local dir="$ROOT/tests/clients"
+npm_install() {
+  # npm ci in "$1" when its package.json exists and node_modules is missing or older than the lock.
+  local dir="$1"
   [[ -f "$dir/package.json" ]] || return 0
-  command -v npm >/dev/null 2>&1 || { say "npm not found: the node client tests will skip"; return 0; }
+  command -v npm >/dev/null 2>&1 || { say "npm not found: skipping $dir"; return 0; }
   local marker="$dir/node_modules/.package-lock.json"
   if [[ -d "$dir/node_modules" && -f "$marker" && ! "$dir/package-lock.json" -nt "$marker" ]]; then
     return 0
   fi
-  say "installing node test client dependencies (npm ci in tests/clients)"
+  say "installing npm packages in ${dir#"$ROOT"/}"
   if [[ -f "$dir/package-lock.json" ]]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   else
@@ -112,7 +117,8 @@ main() {
   python="$(pick_python)"
   install_apt "$python"
   install_venv "$python"
-  install_node_clients
+  npm_install "$ROOT/tests/clients"          # @backstage/catalog-client for the client tests
+  npm_install "$ROOT/src/goldenpath/portal/assets"   # the portal's CSS/JS (served under /static/vendor)
   say "ready: $VENV/bin/platform --help"
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -63,6 +64,13 @@ def test_quickstart_serves_the_sample_catalog_and_is_idempotent(home: dict[str, 
     assert token_file.stat().st_mode & 0o777 == 0o600
     info = json.loads((Path(home["GOLDENPATH_HOME"]) / "run" / "server.json").read_text())
     assert f"{info['url']}/openapi.json" in first.stdout
+    password_file = Path(home["GOLDENPATH_HOME"]) / "portal-password"
+    assert (
+        f"{info['url']}/   (sign in as admin; the password is in {password_file})" in first.stdout
+    )
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    password = password_file.read_text().strip()
+    _portal_sign_in(info["url"], "admin", password)
 
     names = sorted(e["metadata"]["name"] for e in _entities(home))
     assert names == [
@@ -81,6 +89,20 @@ def test_quickstart_serves_the_sample_catalog_and_is_idempotent(home: dict[str, 
     assert sorted(e["metadata"]["name"] for e in _entities(home)) == names
     assert _service_url(second.stdout) == service_url, "the service keeps its URL"
     assert httpx.get(service_url + "/healthz", timeout=10).status_code == 200
+    assert password_file.read_text().strip() == password, "the password is set only once"
+    _portal_sign_in(info["url"], "admin", password)
+
+
+def _portal_sign_in(url: str, user: str, password: str) -> None:
+    """Sign in to the portal at ``url`` through its form (CSRF field included) and land on
+    the home page."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and csrf, form.text[:500]
+        body = {"csrf_token": csrf[1], "next": "/", "user": user, "password": password}
+        signed_in = client.post("/login", data=body, follow_redirects=True)
+        assert signed_in.status_code == 200 and "Sign out" in signed_in.text, signed_in.text[:500]
 
 
 def _service_url(stdout: str) -> str:

@@ -24,7 +24,10 @@ __all__ = [
     "DeploySettings",
     "GitHubIntegration",
     "GitLabIntegration",
+    "InsightsSettings",
     "IntegrationsSettings",
+    "OidcSettings",
+    "PortalSettings",
     "RuntimeSettings",
     "ScaffolderSettings",
     "ServerSettings",
@@ -232,6 +235,47 @@ class IntegrationsSettings(BaseModel):
     gitlab: GitLabIntegration = Field(default_factory=GitLabIntegration)
 
 
+class OidcSettings(BaseModel):
+    """OpenID Connect sign-in for the portal (authlib); off until ``metadata_url`` is set."""
+
+    metadata_url: str | None = Field(
+        default=None,
+        description="the provider's /.well-known/openid-configuration URL; unset = no OIDC",
+    )
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str = "openid email profile"
+    label: str = Field(default="Single sign-on", description="the sign-in button's text")
+
+
+class PortalSettings(BaseModel):
+    """The developer portal (``goldenpath.portal``): sessions, sign-in, TechDocs."""
+
+    enabled: bool = Field(default=True, description="serve the portal under / beside the API")
+    session_max_age: int = Field(
+        default=8 * 3600, ge=60, description="seconds a portal sign-in lasts"
+    )
+    secure_cookies: bool = Field(
+        default=False, description="mark the session cookie Secure (set behind HTTPS)"
+    )
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    techdocs_dir: Path | None = Field(
+        default=None, description="built TechDocs sites; default <home>/techdocs"
+    )
+
+
+class InsightsSettings(BaseModel):
+    """DORA metrics, incidents, scorecards (``goldenpath.insights``)."""
+
+    production_environment: str = Field(
+        default="production", description="the environment whose deployments DORA counts"
+    )
+    scorecards_dir: Path | None = Field(
+        default=None,
+        description="extra/overriding scorecard YAML files; default <home>/scorecards",
+    )
+
+
 class Settings(BaseSettings):
     """The whole settings tree.
 
@@ -256,6 +300,8 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     resources: ResourcesSettings = Field(default_factory=ResourcesSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    insights: InsightsSettings = Field(default_factory=InsightsSettings)
 
     @field_validator("home")
     @classmethod

@@ -352,7 +352,13 @@ def test_builtin_templates_are_published_registered_and_refreshed(
     targets = bootstrap.publish_builtin_templates(
         settings=settings, catalog=catalog, githost=githost
     )
-    assert [t.rsplit("/", 2)[-2] for t in targets] == ["python-service", "node-service"]
+    assert [t.rsplit("/", 2)[-2] for t in targets] == [
+        "python-service",
+        "node-service",
+        "rotate-database-password",
+        "create-preview-environment",
+        "run-incident-runbook",
+    ]
     assert {loc["target"] for loc in catalog.list_locations()} == set(targets)
     entity = catalog.get_entity_by_ref("template:default/python-service")
     first = head()

@@ -35,15 +35,19 @@ def test_published_templates_register_in_the_catalog_and_check_out_with_skeleton
     assert targets == [
         f"{clone}/blob/main/python-service/template.yaml",
         f"{clone}/blob/main/node-service/template.yaml",
+        f"{clone}/blob/main/actions/rotate-database-password/template.yaml",
+        f"{clone}/blob/main/actions/create-preview-environment/template.yaml",
+        f"{clone}/blob/main/actions/run-incident-runbook/template.yaml",
     ]
-    for target, name in zip(targets, builtin.BUILTIN_TEMPLATES, strict=True):
+    for target, path in zip(targets, builtin.BUILTIN_TEMPLATES, strict=True):
+        name = path.rsplit("/", 1)[-1]
         result = catalog.register_location(type="url", target=target)
         templates = [e for e in result.entities if e["kind"] == "Template"]
         assert [e["metadata"]["name"] for e in templates] == [name]
         entity = catalog.get_entity_by_ref(f"template:default/{name}")
         source, version = template_source_dir(entity, cache_dir=tmp_path / "cache")
         assert len(version) == 40
-        assert (source / "skeleton").is_dir()
+        assert (source / "skeleton").is_dir() or path.startswith("actions/")
         assert not list(source.rglob("__pycache__"))
         assert load_template_file(source / "template.yaml").steps
 
@@ -76,7 +80,7 @@ def test_publishing_commits_only_changes_and_keeps_other_templates(
 
     assert _git(bare, "rev-list", "--count", "main") == "3"
     tree = _git(bare, "ls-tree", "--name-only", "main")
-    assert tree.split() == ["node-service", "python-service", "team-template"]
+    assert tree.split() == ["actions", "node-service", "python-service", "team-template"]
     shown = _git(bare, "show", "main:python-service/skeleton/README.md.njk")
     assert shown.endswith("New release note.")
 

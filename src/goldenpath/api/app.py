@@ -36,6 +36,7 @@ from goldenpath.api.routes import (
     health,
     scaffolder,
 )
+from goldenpath.api.routes import insights as insights_routes
 from goldenpath.api.routes import policy as policy_routes
 from goldenpath.api.routes import resources as resources_routes
 from goldenpath.api.routes import secrets as secrets_routes
@@ -107,9 +108,11 @@ def create_app(
         secrets_routes,
         resources_routes,
         policy_routes,
+        insights_routes,
     )
     for module in (*routers, environments):
         app.include_router(module.router)
+    insights_routes.register_gauges(svc)
     return app
 
 

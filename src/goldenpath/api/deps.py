@@ -26,6 +26,7 @@ from goldenpath.settings import Settings
 if TYPE_CHECKING:
     from goldenpath.api.metrics import ApiMetrics
     from goldenpath.deploy.service import DeployService
+    from goldenpath.insights.service import InsightsService
     from goldenpath.policy.service import PolicyService
     from goldenpath.resources.service import ResourceService
     from goldenpath.scaffolder.service import ScaffolderService
@@ -69,6 +70,7 @@ class Services:
     policy: PolicyService
     secrets: SecretService
     resources: ResourceService
+    insights: InsightsService
 
 
 async def services(request: Request) -> Services:

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +79,14 @@ def _remove_if_ours(path: Path) -> None:
             path.unlink()
 
 
-def run(settings: Settings) -> None:
-    """Serve the API until SIGINT/SIGTERM.
+def run(settings: Settings, *, factory: Callable[[Settings], Any] = create_app) -> None:
+    """Serve ``factory(settings)`` (default: the API alone) until SIGINT/SIGTERM.
 
     Raises:
         OSError: the host/port cannot be bound (e.g. the port is taken).
         PlatformError: the app could not be built (database, first start).
     """
-    app = create_app(settings)
+    app = factory(settings)
     sock = bind_socket(settings.server.host, settings.server.port)
     host, port = sock.getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host

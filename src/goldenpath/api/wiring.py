@@ -26,6 +26,7 @@ from goldenpath.drivers.local.driver import LocalDriver
 from goldenpath.drivers.local.postgres import ManagedPostgres
 from goldenpath.drivers.local.redis import ManagedRedis
 from goldenpath.errors import NotFound
+from goldenpath.insights.service import InsightsService
 from goldenpath.policy.service import PolicyService
 from goldenpath.resources.service import ResourceService
 from goldenpath.scaffolder.service import ScaffolderService
@@ -77,6 +78,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
         policy=policy,
         clock=clock,
     )
+    insights = InsightsService(
+        engine=engine, settings=settings, catalog=catalog, clock=clock, redact=secrets.redact
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -88,6 +92,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
         policy=policy,
         secrets=secrets,
         resources=resources,
+        insights=insights,
     )
 
 

@@ -29,9 +29,13 @@ from goldenpath.cli.commands import (
 )
 from goldenpath.cli.commands import ci as ci_commands
 from goldenpath.cli.commands import db as db_commands
+from goldenpath.cli.commands import incident as incident_commands
+from goldenpath.cli.commands import metrics as metrics_commands
 from goldenpath.cli.commands import policy as policy_commands
 from goldenpath.cli.commands import render as render_commands
+from goldenpath.cli.commands import scorecard as scorecard_commands
 from goldenpath.cli.commands import secrets as secrets_commands
+from goldenpath.cli.commands import user as user_commands
 
 __all__ = ["app", "main"]
 
@@ -105,6 +109,7 @@ app = typer.Typer(
 app.add_typer(server.app, name="server")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(auth.app, name="auth")
+app.add_typer(user_commands.app, name="user")
 app.add_typer(template.app, name="template")
 app.add_typer(task.app, name="task")
 app.add_typer(create.app, name="create")
@@ -118,6 +123,11 @@ app.command("logs")(status.logs)
 app.command("render")(render_commands.render)
 app.command("diff")(render_commands.diff)
 app.add_typer(ci_commands.app, name="ci")
+app.add_typer(metrics_commands.app, name="metrics")
+app.add_typer(incident_commands.app, name="incident")
+app.command("scorecard")(scorecard_commands.scorecard)
+app.command("maturity")(scorecard_commands.maturity)
+app.command("survey")(scorecard_commands.survey)
 
 
 def _print_version(value: bool) -> None:

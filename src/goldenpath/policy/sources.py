@@ -39,7 +39,8 @@ MAX_FILE_BYTES = 1_000_000
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
-_RULE_ID = re.compile(r"\"rule\"\s*:\s*\"([^\"]+)\"")
+#: rule ids: ``"rule": "id"`` in an object, or the ``"id: … — fix: …"`` one-line form
+_RULE_ID = re.compile(r"\"rule\"\s*:\s*\"([^\"]+)\"|\"([a-z0-9][a-z0-9._-]*): [^\"]* — fix: ")
 _V0_RULE = re.compile(r"^(deny|warn)\s*\[[^\]]*\]\s*\{", re.MULTILINE)
 
 
@@ -67,7 +68,7 @@ class PolicySource:
             source=self.source,
             path=self.path,
             packages=self.packages,
-            rules=tuple(dict.fromkeys(_RULE_ID.findall(self.text))),
+            rules=tuple(dict.fromkeys(a or b for a, b in _RULE_ID.findall(self.text))),
             overrides=self.overrides,
             sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
         )

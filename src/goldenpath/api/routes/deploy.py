@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
-from goldenpath.api.routes import _deploy_params, _deploy_streams
+from goldenpath.api.routes import _deploy_params, _deploy_streams, _ownership
 from goldenpath.deploy.service import DeployRequest
 from goldenpath.errors import InvalidInput
 from goldenpath.manifests import pipelines as ci
@@ -114,8 +114,11 @@ def _request(body: DeploymentInput) -> DeployRequest:
 
 @router.post("/deployments", status_code=202, summary="Deploy a service to an environment")
 def create_deployment(body: DeploymentInput, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
-    """202 the new Deployment; 400 naming the field, 409 when one is already in flight."""
-    return _accepted(svc.deploy.deploy(_request(body), actor=who.user).to_dict())
+    """202 the new Deployment; 400 naming the field, 403 when a member's groups do not own
+    the service, 409 when one is already in flight."""
+    request = _request(body)
+    _ownership.require_deploy_owner(svc, who, request)
+    return _accepted(svc.deploy.deploy(request, actor=who.user).to_dict())
 
 
 @router.post("/render", summary="Render a service's Kubernetes objects for an environment")
@@ -211,12 +214,14 @@ def promote(
 ) -> dict[str, Any]:
     """The Deployment in flight, moved on; 409 when nothing is in flight."""
     full = body.full if body is not None else False
+    _ownership.require_owner(svc, who, service, action="promote")
     return svc.deploy.promote(service, environment, actor=who.user, full=full).to_dict()
 
 
 @router.post(f"{_TARGET}/abort", summary="Abort the rollout in flight")
 def abort(service: str, environment: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     """The aborted Deployment (traffic back on the stable version); 409 when none in flight."""
+    _ownership.require_owner(svc, who, service, action="abort")
     return svc.deploy.abort(service, environment, actor=who.user).to_dict()
 
 
@@ -230,6 +235,7 @@ def rollback(
 ) -> JSONResponse:
     """202 the new ``rollback`` Deployment; 404 for an unknown ``to``, 409 when none fits."""
     to = body.to if body is not None else None
+    _ownership.require_owner(svc, who, service, action="roll back")
     return _accepted(svc.deploy.rollback(service, environment, actor=who.user, to=to).to_dict())
 
 

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from goldenpath.api.routes import _ownership
 from goldenpath.auth.models import Role
 from goldenpath.resources.model import ClaimRequest
 
@@ -85,6 +86,9 @@ def list_claims(
 def create_claim(body: ClaimInput, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
     """201 the Claim (idempotent for the same spec); 400 unknown type/size (lists the valid
     ones), 409 the name exists with another type or size, 503 the data service is down."""
+    _ownership.require_claim_owner(
+        svc, who, body.name, environment=body.environment, owner=body.owner
+    )
     request = ClaimRequest(
         name=body.name,
         type=body.type,
@@ -110,6 +114,7 @@ def delete_claim(
     """``{claim, finalBackup}``; 409 while services use it (unless ``force``)."""
     resources = svc.resources
     claim = resources.get(name, environment=environment)
+    _ownership.require_claim_owner(svc, who, name, environment=environment, owner=claim.owner)
     final = resources.delete(name, environment=environment, actor=who.user, force=force)
     doc = claim.to_dict()
     doc["state"] = "deleted"
@@ -149,6 +154,7 @@ def manifests(
 def create_backup(environment: str, name: str, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
     """201 the Backup; 400 for a type without backups or an unwritable directory, 503 when
     the disk is full or the dump failed (older backups are intact)."""
+    _ownership.require_claim_owner(svc, who, name, environment=environment)
     made = svc.resources.backup(name, environment=environment, actor=who.user)
     return JSONResponse(made.to_dict(), status_code=201)
 
@@ -167,6 +173,7 @@ def restore(
 ) -> dict[str, Any]:
     """``{restored: <backup id>, claim}``; 404 for an unknown backup (lists the ids)."""
     resources = svc.resources
+    _ownership.require_claim_owner(svc, who, name, environment=environment)
     resources.restore(name, body.backup, environment=environment, actor=who.user)
     return {
         "restored": body.backup,

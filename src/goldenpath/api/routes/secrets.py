@@ -26,8 +26,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from goldenpath.api.deps import AdminDep, PrincipalDep, ReaderDep, ServicesDep
-from goldenpath.auth.models import Role
+from goldenpath.api.deps import AdminDep, PrincipalDep, ReaderDep, Services, ServicesDep
+from goldenpath.api.routes import _ownership
+from goldenpath.auth.models import Principal, Role
 from goldenpath.errors import Forbidden
 from goldenpath.secrets.model import SecretScope
 
@@ -74,6 +75,13 @@ class RotateInput(BaseModel):
     environment: str | None = Field(default=None, max_length=40)
 
 
+def _check_owner(svc: Services, who: Principal, service: str | None) -> None:
+    """Members change a service's secrets only when their groups own it (``_ownership``);
+    scopes without a service are not a service's."""
+    if service:
+        _ownership.require_owner(svc, who, service, action="change the secrets of")
+
+
 @router.get("/secrets", summary="Secrets (metadata, never values)")
 def list_secrets(
     svc: ServicesDep,
@@ -94,6 +102,7 @@ def list_secrets(
 def put_secret(name: str, body: SecretInput, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     """The new version's SecretMeta; 400 for a bad name, scope or value (never echoed)."""
     scope = _scope(body.service, body.environment)
+    _check_owner(svc, who, scope.service)
     return svc.secrets.set(name, body.value, scope=scope, actor=who.user).to_dict()
 
 
@@ -101,6 +110,7 @@ def put_secret(name: str, body: SecretInput, svc: ServicesDep, who: PrincipalDep
 def post_secrets(body: SecretsInput, svc: ServicesDep, who: PrincipalDep) -> list[dict[str, Any]]:
     """``[SecretMeta]`` in the given order; nothing is stored when one entry is invalid."""
     scope = _scope(body.service, body.environment)
+    _check_owner(svc, who, scope.service)
     metas = svc.secrets.set_many(body.values, scope=scope, actor=who.user)
     return [m.to_dict() for m in metas]
 
@@ -152,6 +162,7 @@ def delete_secret(
 ) -> dict[str, Any]:
     """``{name, service, environment, deleted: true}``; 404 when it does not exist."""
     scope = _scope(service, environment)
+    _check_owner(svc, who, scope.service)
     svc.secrets.delete(name, scope=scope, actor=who.user)
     return {"name": name, **scope.to_dict(), "deleted": True}
 
@@ -164,6 +175,12 @@ def rotate(body: RotateInput, svc: ServicesDep, who: PrincipalDep) -> dict[str, 
     value is redeployed (rolling, no downtime)."""
     given = body.service or body.environment
     scope = _scope(body.service, body.environment) if (given or not body.all) else None
+    if scope is None and who.role is not Role.ADMIN:
+        raise Forbidden(
+            f"{who.user}: rotating the secrets of every scope needs an admin token; "
+            "pass service (and environment) to rotate your service's secrets"
+        )
+    _check_owner(svc, who, scope.service if scope is not None else None)
     results = svc.secrets.rotate(body.name, scope=scope, actor=who.user, all=body.all)
     redeployed = svc.deploy.redeploy_rotated(results, actor=who.user)
     return {

@@ -143,10 +143,11 @@ def _run_foreground(host: str | None, port: int | None) -> None:
             "stop it with `platform server stop` or use another GOLDENPATH_HOME"
         )
     from goldenpath.api import serve  # the web stack loads only for this command
+    from goldenpath.portal.app import create_app
 
     pids.register(settings.run_dir, os.getpid(), role="server")
     try:
-        serve.run(settings)
+        serve.run(settings, factory=create_app)
     except OSError as e:
         raise Unavailable(
             f"cannot serve on {settings.server.host}:{settings.server.port}: {e}; "

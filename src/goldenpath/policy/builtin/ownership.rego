@@ -19,29 +19,17 @@ warn contains v if {
 
 _findings contains v if {
 	not input.owner.ref
-	v := {
-		"rule": "owner-group",
-		"message": sprintf("the %s request names no owner", [input.action]),
-		"fix": "set the owner (metadata.team in platform.yaml, spec.owner in catalog-info.yaml) to a Group in the catalog",
-	}
+	v := sprintf("owner-group: the %s request names no owner — fix: set the owner (metadata.team in platform.yaml, spec.owner in catalog-info.yaml) to a Group in the catalog", [input.action])
 }
 
 _findings contains v if {
 	input.owner.ref
 	input.owner.exists != true
-	v := {
-		"rule": "owner-group",
-		"message": sprintf("owner %s does not exist in the catalog", [input.owner.ref]),
-		"fix": "register the Group in the catalog (`platform catalog register`) or name an existing one",
-	}
+	v := sprintf("owner-group: owner %s does not exist in the catalog — fix: register the Group in the catalog (`platform catalog register`) or name an existing one", [input.owner.ref])
 }
 
 _findings contains v if {
 	input.owner.exists == true
 	lower(input.owner.kind) != "group"
-	v := {
-		"rule": "owner-group",
-		"message": sprintf("owner %s is a %s, not a Group", [input.owner.ref, input.owner.kind]),
-		"fix": "make a team (a Group entity) the owner, e.g. group:default/team-a",
-	}
+	v := sprintf("owner-group: owner %s is a %s, not a Group — fix: make a team (a Group entity) the owner, e.g. group:default/team-a", [input.owner.ref, input.owner.kind])
 }

@@ -23,9 +23,5 @@ deny contains v if {
 _no_backups(r) := v if {
 	r.type in databases
 	object.get(r, "backups", false) != true
-	v := {
-		"rule": "production-backups",
-		"message": sprintf("%s database %s in %s has backups turned off", [r.type, r.name, input.environment.name]),
-		"fix": "set `backups: true` on the database (production databases are backed up)",
-	}
+	v := sprintf("production-backups: %s database %s in %s has backups turned off — fix: set `backups: true` on the database (production databases are backed up)", [r.type, r.name, input.environment.name])
 }

@@ -1,6 +1,6 @@
 # Built-in guardrails for the workload being deployed (action "deploy").
 #
-# Input: see docs/policy.md ("Input documents"). Each rule yields {rule, message, fix}
+# Input: see docs/policy.md ("Input documents"). Each rule yields one line, rule id: message — fix: how,
 # under `deny` (the request is refused) or `warn` (it goes ahead with a warning).
 # Override this file by putting a file named workload.rego in the policy directory.
 #
@@ -18,11 +18,7 @@ deny contains v if {
 	raw := object.get(input.service, "replicas", null)
 	replicas := {"number": raw, "null": 1}[type_name(raw)]
 	replicas < 2
-	v := {
-		"rule": "production-replicas",
-		"message": sprintf("service %s runs %d replica(s) in %s; production needs at least 2", [input.service.name, replicas, input.environment.name]),
-		"fix": "set `replicas: 2` (or more) in platform.yaml",
-	}
+	v := sprintf("production-replicas: service %s runs %d replica(s) in %s; production needs at least 2 — fix: set `replicas: 2` (or more) in platform.yaml", [input.service.name, replicas, input.environment.name])
 }
 
 # production needs CPU and memory limits
@@ -31,11 +27,7 @@ deny contains v if {
 	input.environment.production == true
 	some field in ["cpu", "memory"]
 	object.get(input.service, field, null) in {null, ""}
-	v := {
-		"rule": "production-limits",
-		"message": sprintf("service %s has no %s limit; production needs CPU and memory limits", [input.service.name, field]),
-		"fix": sprintf("set `resources.%s` in platform.yaml (e.g. cpu: 500m, memory: 256Mi)", [field]),
-	}
+	v := sprintf("production-limits: service %s has no %s limit; production needs CPU and memory limits — fix: set `resources.%s` in platform.yaml (e.g. cpu: 500m, memory: 256Mi)", [input.service.name, field, field])
 }
 
 # no `latest` or untagged images: refused in production, a warning elsewhere
@@ -59,11 +51,7 @@ _image_finding(image) := v if {
 	last := parts[count(parts) - 1]
 	problem := _tag_problem(last)
 	repository := trim_suffix(image, ":latest")
-	v := {
-		"rule": "image-tag",
-		"message": sprintf("image %s %s; pin a version so a deploy is reproducible", [image, problem]),
-		"fix": sprintf("use an explicit tag or digest, e.g. %s:1.2.3 or %s@sha256:…", [repository, repository]),
-	}
+	v := sprintf("image-tag: image %s %s; pin a version so a deploy is reproducible — fix: use an explicit tag or digest, e.g. %s:1.2.3 or %s@sha256:…", [image, problem, repository, repository])
 }
 
 _tag_problem(last) := "has no tag" if not contains(last, ":")
@@ -75,20 +63,12 @@ deny contains v if {
 	input.action == "deploy"
 	input.service.tier == "critical"
 	object.get(input.service, "slo", null) in {null, {}}
-	v := {
-		"rule": "critical-slo",
-		"message": sprintf("service %s is tier critical but declares no SLO", [input.service.name]),
-		"fix": "add an `slo:` section (e.g. availability: 99.9) to platform.yaml, or lower the tier",
-	}
+	v := sprintf("critical-slo: service %s is tier critical but declares no SLO — fix: add an `slo:` section (e.g. availability: 99.9) to platform.yaml, or lower the tier", [input.service.name])
 }
 
 # a network policy is always generated
 deny contains v if {
 	input.action == "deploy"
 	input.service.network_policy == false
-	v := {
-		"rule": "network-policy",
-		"message": sprintf("service %s turns off its generated network policy", [input.service.name]),
-		"fix": "remove `network_policy: false`; declare the traffic you need under `dependencies` instead",
-	}
+	v := sprintf("network-policy: service %s turns off its generated network policy — fix: remove `network_policy: false`; declare the traffic you need under `dependencies` instead", [input.service.name])
 }

@@ -17,8 +17,17 @@ __all__ = ["Action", "ActionContext", "ActionRegistry", "ActionServices", "defau
 
 
 def default_registry() -> ActionRegistry:
-    """A registry holding every built-in action (fetch, fs, debug, publish, catalog, deploy)."""
-    from goldenpath.scaffolder.actions import catalog, debug, deploy, fetch, fs, publish
+    """A registry holding every built-in action (fetch, fs, debug, publish, catalog, deploy,
+    platform operations)."""
+    from goldenpath.scaffolder.actions import (
+        catalog,
+        debug,
+        deploy,
+        fetch,
+        fs,
+        platform_ops,
+        publish,
+    )
 
     return ActionRegistry(
         [
@@ -28,5 +37,6 @@ def default_registry() -> ActionRegistry:
             *publish.ACTIONS,
             *catalog.ACTIONS,
             *deploy.ACTIONS,
+            *platform_ops.ACTIONS,
         ]
     )

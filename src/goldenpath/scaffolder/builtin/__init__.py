@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 #: Names of the shipped templates; each is a directory under :func:`builtin_dir`.
-BUILTIN_TEMPLATES: list[str] = ["python-service", "node-service"]
+BUILTIN_TEMPLATES: list[str] = [
+    "python-service",
+    "node-service",
+    # self-service actions (spec.type: action; goldenpath.scaffolder.actions.platform_ops)
+    "actions/rotate-database-password",
+    "actions/create-preview-environment",
+    "actions/run-incident-runbook",
+]
 #: The git host repository the built-ins are published to: ``platform/templates``.
 TEMPLATES_OWNER = "platform"
 TEMPLATES_REPO = "templates"
