@@ -53,8 +53,10 @@ _SERVE = (
 class ServerProcess:
     """``platform server`` in the foreground, as a child process of the benchmark."""
 
-    def __init__(self, *, home: Path, database_url: str, log: Path) -> None:
+    def __init__(self, *, home: Path, database_url: str, log: Path, serve: str = _SERVE) -> None:
+        """``serve``: the Python code the child runs (default: the API alone)."""
         self.home = home
+        self.serve = serve
         self.env = {
             **os.environ,
             "GOLDENPATH_HOME": str(home),
@@ -76,7 +78,10 @@ class ServerProcess:
         info.unlink(missing_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _SERVE], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-c", self.serve],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

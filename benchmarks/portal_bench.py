@@ -31,12 +31,9 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import catalog_bench
 import catalog_gen
+import httpbench
 import report
 
 __all__ = ["main"]
@@ -74,59 +72,6 @@ class Scenario:
     description: str
     paths: list[str]
     target_ms: float | None
-
-
-class PortalServer:
-    """``platform server`` (API + portal) as a child process on a prepared home."""
-
-    def __init__(self, *, home: Path, database_url: str, log: Path) -> None:
-        self.home = home
-        self.log = log
-        self.env = {
-            **os.environ,
-            "GOLDENPATH_HOME": str(home),
-            "GOLDENPATH_DATABASE_URL": database_url,
-            "GOLDENPATH_SERVER__HOST": "127.0.0.1",
-            "GOLDENPATH_SERVER__PORT": "0",
-            "GOLDENPATH_CATALOG__REFRESH_INTERVAL": "0",
-            "GOLDENPATH_LOG_LEVEL": "warning",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 180.0) -> None:
-        """Start it and wait (bounded) until ``<home>/run/server.json`` names this process."""
-        info = self.home / "run" / "server.json"
-        info.unlink(missing_ok=True)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", _SERVE], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log}")
-            try:
-                data = json.loads(info.read_text(encoding="utf-8"))
-                if data.get("pid") == self.proc.pid:
-                    self.url = data["url"]
-                    return
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server did not start within {timeout:.0f} s; see {self.log}")
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 15 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
 
 
 def _create_account(database_url: str, home: Path) -> None:
@@ -344,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         (home / "ingested").write_text(json.dumps(ingest), encoding="utf-8")
     else:
         ingest = json.loads((home / "ingested").read_text(encoding="utf-8"))
-    server = PortalServer(home=home, database_url=url, log=log)
+    server = httpbench.ServerProcess(home=home, database_url=url, log=log, serve=_SERVE)
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=60.0, follow_redirects=True) as client:
