@@ -198,6 +198,11 @@ class Tick:
         since = parse_time(state.get("startedAt")) or self.now
         if not self.ensure_ready(self.replicas, since):
             return
+        target = store.get_target(self.ctx.engine, self.d.service, self.d.environment)
+        if target is None or dict(target.weights).get(self.d.version) != 100:
+            # traffic moves before the record says "succeeded" (a promote that skipped the
+            # remaining steps left the canary's weight where it was)
+            self.route(100)
         old = f"; {self.stable.version} leaves once drained" if self.stable else ""
         self.move(
             "succeeded",
