@@ -138,7 +138,6 @@ class WorkerPool:
             task = taskstore.get_task(engine, task.id) or task
             if task.status is not TaskStatus.PROCESSING:
                 return {"status": task.status.value}
-        taskstore.request_cancel(engine, task.id, now=now)
         taskstore.add_event(
             engine,
             task.id,
@@ -146,10 +145,13 @@ class WorkerPool:
             body={"message": f"cancellation requested by {by or 'an anonymous caller'}"},
             now=now,
         )
+        # a run of this process is interrupted before the request is stored, naming who
+        # cancelled it (the heartbeat, seeing the stored request, interrupts anonymously)
         with self._lock:
             run = self._running.get(task.id)
         if run is not None:
             self._interrupt(run, "cancel", by)
+        taskstore.request_cancel(engine, task.id, now=now)
         self.svc.notify_events()
         return {"status": TaskStatus.CANCELLED.value}
 
