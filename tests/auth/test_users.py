@@ -144,11 +144,11 @@ def test_migration_0009_matches_the_users_table(engine: Engine) -> None:
 def test_session_tokens_expire_and_are_revoked_per_user(engine: Engine, clock: _Clock) -> None:
     auth = AuthService(engine=engine, clock=clock)
     made = create_session_token(
-        auth, engine, owner="jane", role="member", name=SESSION_TOKEN_NAME, max_age=600
+        auth, owner="jane", role="member", name=SESSION_TOKEN_NAME, max_age=600
     )
     assert made.info.expires_at == clock.now + timedelta(seconds=600)
     bob = create_session_token(
-        auth, engine, owner="bob", role="member", name=SESSION_TOKEN_NAME, max_age=600
+        auth, owner="bob", role="member", name=SESSION_TOKEN_NAME, max_age=600
     )
     ci = auth.create_token_unchecked(owner="user:default/jane", role=Role.MEMBER, name="ci")
     assert auth.authenticate(made.token).user == "user:default/jane"

@@ -237,11 +237,13 @@ class AuthService:
         _write_secret(token_file, created.token + "\n")
         return True
 
-    def create_token_unchecked(self, *, owner: str, role: Role, name: str) -> TokenCreated:
-        """Like :meth:`create_token` without the catalog lookup (bootstrap only)."""
+    def create_token_unchecked(
+        self, *, owner: str, role: Role, name: str, expires_in: timedelta | None = None
+    ) -> TokenCreated:
+        """Like :meth:`create_token` without the catalog lookup (bootstrap, portal sign-ins)."""
         checker, self._user_exists = self._user_exists, None
         try:
-            return self.create_token(owner=owner, role=role, name=name)
+            return self.create_token(owner=owner, role=role, name=name, expires_in=expires_in)
         finally:
             self._user_exists = checker
 

@@ -13,16 +13,15 @@ password was wrong, so sign-in answers do not reveal which accounts exist.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from goldenpath.auth import _users_table as table
-from goldenpath.auth import store
 from goldenpath.auth.models import Role, TokenCreated
 from goldenpath.auth.service import ADMIN_USER, AuthService, _normalise_user_ref, _parse_role
 from goldenpath.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -296,21 +295,14 @@ class UserService:
 
 
 def create_session_token(
-    auth: AuthService, engine: Engine, *, owner: str, role: Role | str, name: str, max_age: int
+    auth: AuthService, *, owner: str, role: Role | str, name: str, max_age: int
 ) -> TokenCreated:
     """A sign-in's API token: ``auth.create_token_unchecked`` (a signed-in account need not
     be a catalog User, e.g. a first OIDC sign-in) that expires ``max_age`` seconds after its
     creation. The returned ``info`` carries the expiry."""
-    created = auth.create_token_unchecked(owner=owner, role=_parse_role(role), name=name)
-    expires = created.info.created_at + timedelta(seconds=max_age)
-    with engine.begin() as conn:
-        conn.execute(
-            update(store.auth_tokens)
-            .where(store.auth_tokens.c.id == created.info.id)
-            .values(expires_at=expires)
-        )
-    info = replace(created.info, expires_at=expires)
-    return TokenCreated(token=created.token, info=info)
+    return auth.create_token_unchecked(
+        owner=owner, role=_parse_role(role), name=name, expires_in=timedelta(seconds=max_age)
+    )
 
 
 def revoke_sessions(auth: AuthService, ref: str) -> int:

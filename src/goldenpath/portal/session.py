@@ -246,7 +246,7 @@ def start_session(request: Request, response: Response, *, user: str, role: Role
     svc = services_of(request)
     max_age = svc.settings.portal.session_max_age
     created = create_session_token(
-        svc.auth, svc.engine, owner=user, role=role, name=SESSION_TOKEN_NAME, max_age=max_age
+        svc.auth, owner=user, role=role, name=SESSION_TOKEN_NAME, max_age=max_age
     )
     payload = {"t": created.token, "c": secrets.token_urlsafe(24)}
     response.set_cookie(
