@@ -285,6 +285,15 @@ class DeployService(Reruns):
         self.reconciler.wake()
         return d
 
+    def read_spec(self, request: DeployRequest) -> Workload:
+        """The workload ``request`` names (its spec read from the repository or path), as
+        :meth:`deploy` reads it; records nothing (e.g. to check who owns the service first).
+
+        Raises:
+            InvalidInput / NotFound / Unavailable: the spec cannot be read or is invalid.
+        """
+        return read_workload(request, driver=self.driver, home=self.settings.home)[0]
+
     def render(self, request: DeployRequest) -> RenderResult:
         """The Kubernetes objects a deploy of ``request`` to its environment would apply,
         validated (``platform render --env production``); records nothing.

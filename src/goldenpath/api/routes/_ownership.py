@@ -20,7 +20,6 @@ from goldenpath.auth.permissions import (
     normalise_owner_ref,
     who_may_act,
 )
-from goldenpath.deploy._request import read_workload
 from goldenpath.deploy.service import DeployRequest
 from goldenpath.errors import Forbidden
 
@@ -88,7 +87,7 @@ def require_deploy_owner(svc: Services, who: Principal, request: DeployRequest) 
     """
     if who.role is Role.ADMIN:
         return
-    workload, _revision = read_workload(request, driver=svc.deploy.driver, home=svc.settings.home)
+    workload = svc.deploy.read_spec(request)
     owner = service_owner(svc, workload.name, team=workload.team)
     require_owner_ref(svc, who, owner, action=f"deploy {workload.name}")
 
