@@ -81,8 +81,9 @@ install_venv() {
     say "creating $VENV with $python"
     "$python" -m venv "$VENV"
   fi
-  # Reinstall only when the dependency list changed since the last successful run.
-  want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  # Reinstall only when the dependency list (or this recipe's version) changed since the last
+  # successful run.
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1):bytecode"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$VENV/bin/platform" ]]; then
     return 0
   fi
@@ -92,7 +93,19 @@ install_venv() {
   fi
   say "installing goldenpath (editable) with dev extras"
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -e ".[dev]"
+  # Bytecode up front: images often set PYTHONDONTWRITEBYTECODE=1, and then every `platform`
+  # command would compile its imports from source again (measured: `platform --help` 2.5 s
+  # without .pyc files, 1.2 s with them).
+  say "compiling the venv's bytecode"
+  "$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null ||
+    say "compileall reported files it could not compile (harmless: they are not imported)"
   echo "$want" >"$stamp"
+}
+
+compile_sources() {
+  # goldenpath's own bytecode (editable install): only files changed since the last run
+  "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/src/goldenpath" >/dev/null ||
+    say "some goldenpath sources do not compile (the lint and test gates will say which)"
 }
 
 npm_install() {
@@ -117,6 +130,7 @@ main() {
   python="$(pick_python)"
   install_apt "$python"
   install_venv "$python"
+  compile_sources
   npm_install "$ROOT/tests/clients"          # @backstage/catalog-client for the client tests
   npm_install "$ROOT/src/goldenpath/portal/assets"   # the portal's CSS/JS (served under /static/vendor)
   say "ready: $VENV/bin/platform --help"

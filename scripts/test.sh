@@ -20,6 +20,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/setup.sh || { echo "[test] setup failed" >&2; exit 1; }
+# Let Python cache bytecode (tests, and pytest's rewritten test modules) even where the image
+# sets PYTHONDONTWRITEBYTECODE=1: the suite starts hundreds of `platform` processes.
+unset PYTHONDONTWRITEBYTECODE
 
 BIN="$ROOT/.venv/bin"
 failed=()

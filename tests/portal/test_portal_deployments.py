@@ -129,9 +129,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         "deploy": {"reconcile_interval": 0.2},
         "scaffolder": {"builtin_templates": True},
     }
-    with open_portal(root / "home", **overrides) as portal:
-        _require_runtime(portal.settings.runtime.haproxy)
-        try:
+    settings = None
+    try:
+        with open_portal(root / "home", **overrides) as portal:
+            settings = portal.settings
+            _require_runtime(settings.runtime.haproxy)
             repo = root / "checkout"
             repo.mkdir()
             (repo / "platform.yaml").write_text(SPEC)
@@ -143,8 +145,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
             _commit(repo, "v2")
             portal.second = _deploy(portal, repo)  # type: ignore[attr-defined]
             yield portal
-        finally:
-            LocalDriver(portal.settings).shutdown()
+    finally:
+        # after the app has stopped: its reconciler would start the replicas again
+        if settings is not None:
+            LocalDriver(settings).shutdown()
 
 
 def _client(portal: Portal, user: str) -> TestClient:

@@ -14,7 +14,6 @@ from typing import Any
 
 import typer
 from rich.console import Group
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
@@ -160,7 +159,7 @@ def task_detail(task: dict[str, Any]) -> Group:
     for text in out.get("text") or []:
         if isinstance(text, dict) and text.get("content"):
             parts.append(f"[bold]{escape(str(text.get('title') or ''))}[/]")
-            parts.append(Markdown(str(text["content"])))
+            parts.append(output.markdown(str(text["content"])))
     return Group(*parts)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from goldenpath.catalog.refs import parse_entity_ref
@@ -249,7 +248,7 @@ def _print_summary(name: str, result: dict[str, Any], task: dict[str, Any]) -> N
     if texts:
         for text in texts:
             console.print(f"\n[bold]{escape(str(text.get('title') or ''))}[/]")
-            console.print(Markdown(str(text.get("content") or "")))
+            console.print(output.markdown(str(text.get("content") or "")))
     else:
         where = result["directory"] or name
         console.print(f"\n[bold]Next steps[/]\n  cd {escape(where)}\n  git log --oneline")

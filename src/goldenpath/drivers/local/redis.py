@@ -27,17 +27,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import redis as redis_client
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from goldenpath.drivers.local._pgcluster import free_port, port_free
 from goldenpath.drivers.local.postgres import Endpoint
 from goldenpath.drivers.local.supervisor import ProcessSpec, ProcessSupervisor
 from goldenpath.errors import InvalidInput, NotFound, Unavailable
 from goldenpath.settings import Settings
+
+if TYPE_CHECKING:
+    import redis as redis_client
 
 __all__ = ["PROGRAM_PREFIX", "Endpoint", "ManagedRedis"]
 
@@ -48,6 +48,14 @@ _LIVE = {"STARTING", "RUNNING"}
 _RESTART_STATES = {"FATAL", "EXITED", "STOPPED", "UNKNOWN"}
 _START_TIMEOUT = 15.0  # s
 _CLIENT_TIMEOUT = 3.0  # s
+
+
+def _redis() -> ModuleType:
+    """redis-py, imported on first use: importing it costs ~0.3 s, which every server start
+    and CLI command would otherwise pay whether or not a redis resource exists."""
+    import redis  # deferred on purpose (start-up time)
+
+    return redis
 
 
 def _check_name(name: str) -> str:
@@ -170,7 +178,7 @@ class ManagedRedis:
         info: dict[str, Any] = {}
         password = self._password(name)
         if state is not None and password is not None:
-            with contextlib.suppress(redis_client.RedisError):
+            with contextlib.suppress(_redis().RedisError):
                 info = self._client(int(state["port"]), password).info("server")
         return {
             "running": bool(info),
@@ -273,7 +281,10 @@ class ManagedRedis:
 
     @staticmethod
     def _client(port: int, password: str) -> redis_client.Redis:
-        return redis_client.Redis(
+        from redis.backoff import NoBackoff  # deferred with _redis()
+        from redis.retry import Retry
+
+        return _redis().Redis(
             host="127.0.0.1",
             port=port,
             password=password,
@@ -296,9 +307,9 @@ class ManagedRedis:
                 client.config_set("maxmemory-policy", "allkeys-lru")
                 client.config_set("requirepass", new)
                 return
-            except redis_client.AuthenticationError:
+            except _redis().AuthenticationError:
                 continue
-            except redis_client.RedisError:
+            except _redis().RedisError:
                 break
             finally:
                 client.close()
@@ -312,7 +323,7 @@ class ManagedRedis:
                 try:
                     if client.ping():
                         return
-                except redis_client.RedisError:
+                except _redis().RedisError:
                     pass
                 status = self._supervisor.status(PROGRAM_PREFIX + name)
                 log = self.directory / name / "redis.log"
