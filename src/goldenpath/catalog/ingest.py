@@ -29,7 +29,7 @@ import orjson
 from goldenpath.catalog import filememo, locations, processing
 from goldenpath.catalog.filememo import FileMemo, Signature
 from goldenpath.catalog.model import Entity, EntityError, ProcessedDocument, Relation
-from goldenpath.catalog.placeholders import file_reader
+from goldenpath.catalog.placeholders import PlaceholderReader, file_reader
 from goldenpath.catalog.store import derive
 from goldenpath.catalog.store.sync import Candidate, ErrorRow, Existing, LocationPass
 from goldenpath.errors import PlatformError
@@ -109,8 +109,9 @@ def _process_chunk(jobs: list[_Job]) -> tuple[bytes, list[bytes]]:
     encode (integers beyond 64 bits) falls back to pickle for that chunk (marker ``p``).
     """
     results: list[_FileResult] = []
+    reader = _reader(jobs)
     for job in jobs:
-        file_docs, signature = _process_job(job)
+        file_docs, signature = _process_job(job, reader)
         results.append(([_prepared(doc, job) for doc in file_docs], signature))
     blobs: list[bytes] = []
     try:
@@ -189,7 +190,13 @@ def _prepared(doc: ProcessedDocument, job: _Job) -> ProcessedDocument:
     )
 
 
-def _process_job(job: _Job) -> _FileResult:
+def _reader(jobs: Sequence[_Job]) -> PlaceholderReader:
+    """The placeholder reader of a batch (its jobs share their roots): built once, since
+    resolving the roots for every file cost ~7 % of processing."""
+    return file_reader([Path(r) for r in jobs[0].roots] if jobs else [])
+
+
+def _process_job(job: _Job, reader: PlaceholderReader) -> _FileResult:
     """Process one file; its signature is taken from the open file, before reading it."""
     path = Path(job.path)
     try:
@@ -206,7 +213,7 @@ def _process_job(job: _Job) -> _FileResult:
         base_dir=path.parent,
         location_key=job.key,
         origin_location_key=job.origin,
-        reader=file_reader([Path(r) for r in job.roots]),
+        reader=reader,
         max_bytes=job.max_bytes,
         max_aliases=job.max_aliases,
     )
@@ -294,7 +301,8 @@ class Processor:
         ]
         workers = min(2, os.cpu_count() or 1)
         if len(jobs) < POOL_THRESHOLD or workers < 2:
-            return [_process_job(j) for j in jobs]
+            reader = _reader(jobs)
+            return [_process_job(j, reader) for j in jobs]
         chunks = [jobs[i : i + _CHUNK_FILES] for i in range(0, len(jobs), _CHUNK_FILES)]
         with quiet_gc(), _pool_context().Pool(workers, initializer=gc.enable) as pool:
             return [d for part in pool.imap(_process_chunk, chunks) for d in _decode_chunk(part)]
