@@ -10,6 +10,7 @@ template, dropped afterwards).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -99,6 +101,53 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return rank.get(rel, len(rank))
 
     items.sort(key=key)
+
+
+def _processes_under(root: str) -> list[psutil.Process]:
+    """Live processes (not this one) whose command line names a path below ``root``."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.pid != os.getpid() and any(root in part for part in cmdline):
+            found.append(proc)
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left a process behind (a server, supervisord, a replica…).
+
+    Runs once, in the controller (after every xdist worker has torn down): any process
+    whose command line still names a path below the session's temporary directory is a
+    leak. They get 10 s to finish exiting, then are killed and listed, and the run fails.
+    """
+    if hasattr(session.config, "workerinput"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    root = str(factory.getbasetemp())
+    deadline = time.monotonic() + 10
+    left = _processes_under(root)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = _processes_under(root)
+    if not left:
+        return
+    lines = []
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            lines.append(f"  pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "processes left behind", red=True)
+        reporter.write_line(
+            f"tests left {len(left)} process(es) running (killed now); the fixture that "
+            "started them must stop them:\n" + "\n".join(lines),
+            red=True,
+        )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
