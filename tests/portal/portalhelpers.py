@@ -24,6 +24,7 @@ Outside tests/portal, import with ``sys.path`` pointing here or copy the fixture
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,3 +166,15 @@ def post_form(client: TestClient, path: str, data: dict[str, Any], *, page: str)
     client must be signed in); redirects are not followed."""
     html = client.get(page).text
     return client.post(path, data={**data, "csrf_token": csrf_of(html)}, follow_redirects=False)
+
+
+def task_page_when_done(client: TestClient, url: str, *, timeout: float = 30) -> str:
+    """The task page at ``url`` once it no longer refreshes itself (the task ended); fails
+    the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        html = client.get(url).text
+        if 'http-equiv="refresh"' not in html:
+            return html
+        assert time.monotonic() < deadline, f"task {url} did not finish within {timeout:g} s"
+        time.sleep(0.1)

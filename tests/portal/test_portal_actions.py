@@ -9,12 +9,10 @@ which is what its log and the history must show.
 from __future__ import annotations
 
 import re
-import time
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from portalhelpers import Portal, csrf_of, login
+from portalhelpers import Portal, login, post_form, task_page_when_done
 
 from goldenpath.scaffolder import builtin
 
@@ -40,21 +38,6 @@ def _client(site: Portal, user: str) -> TestClient:
     client = site.new_client()
     login(client, user)
     return client
-
-
-def _run(client: TestClient, path: str, data: dict[str, Any]) -> Any:
-    token = csrf_of(client.get(path).text)
-    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
-
-
-def _wait_done(client: TestClient, url: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        html = client.get(url).text
-        if 'http-equiv="refresh"' not in html:
-            return html
-        assert time.monotonic() < deadline, f"{url} did not finish"
-        time.sleep(0.1)
 
 
 def test_action_templates_are_listed_under_actions_not_create(site: Portal) -> None:
@@ -88,8 +71,11 @@ def test_action_form_offers_components_and_says_run(site: Portal) -> None:
 def test_only_the_owning_team_may_run_an_action_on_a_service(site: Portal) -> None:
     bob = _client(site, "bob")  # team-b; checkout belongs to team-a
     before = site.services.scaffolder.list_tasks()["totalTasks"]
-    refused = _run(
-        bob, RUNBOOK, {"p.service": "component:default/checkout", "p.runbook": "restart"}
+    refused = post_form(
+        bob,
+        RUNBOOK,
+        {"p.service": "component:default/checkout", "p.runbook": "restart"},
+        page=RUNBOOK,
     )
     assert refused.status_code == 403
     assert "Only members of group:default/team-a" in refused.text
@@ -98,7 +84,7 @@ def test_only_the_owning_team_may_run_an_action_on_a_service(site: Portal) -> No
 
 def test_a_run_logs_its_outcome_and_appears_in_the_history(site: Portal) -> None:
     jane = _client(site, "jane")
-    answer = _run(
+    answer = post_form(
         jane,
         RUNBOOK,
         {
@@ -106,10 +92,11 @@ def test_a_run_logs_its_outcome_and_appears_in_the_history(site: Portal) -> None
             "p.environment": "dev",
             "p.runbook": "diagnose",
         },
+        page=RUNBOOK,
     )
     assert answer.status_code == 303, answer.text
     url = answer.headers["location"]
-    html = _wait_done(jane, url)
+    html = task_page_when_done(jane, url)
     assert "failed" in html
     assert "checkout was never deployed to dev" in html  # the deploy service's message
     assert 'href="/actions/history"' in html
@@ -126,10 +113,11 @@ def test_a_run_logs_its_outcome_and_appears_in_the_history(site: Portal) -> None
 
 def test_invalid_action_input_is_refused_beside_the_field(site: Portal) -> None:
     jane = _client(site, "jane")
-    answer = _run(
+    answer = post_form(
         jane,
         RUNBOOK,
         {"p.service": "component:default/checkout", "p.runbook": "restart", "p.logLines": "0"},
+        page=RUNBOOK,
     )
     assert answer.status_code == 400
     assert 'id="f-logLines-error"' in answer.text and "less than the minimum of 1" in answer.text

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from portalhelpers import Portal, csrf_of, login
+from portalhelpers import Portal, login, post_form, task_page_when_done
 
 from goldenpath.portal import forms
 from goldenpath.scaffolder.templates import load_template_file
@@ -48,18 +47,7 @@ def jane(site: Portal) -> TestClient:
 
 
 def _submit(client: TestClient, data: dict[str, Any]) -> Any:
-    token = csrf_of(client.get(FORM).text)
-    return client.post(FORM, data={**data, "csrf_token": token}, follow_redirects=False)
-
-
-def _wait_done(client: TestClient, task_url: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        html = client.get(task_url).text
-        if 'http-equiv="refresh"' not in html:
-            return html
-        assert time.monotonic() < deadline, f"task {task_url} did not finish"
-        time.sleep(0.1)
+    return post_form(client, FORM, data, page=FORM)
 
 
 # --------------------------------------------------------------------------- forms (pure)
@@ -210,7 +198,7 @@ def test_submit_creates_a_task_whose_log_and_output_the_task_page_shows(
     assert task["createdBy"] == "user:default/jane"
     assert task["spec"]["parameters"]["apiKey"] != SECRET  # stored redacted
 
-    html = _wait_done(jane, task_url)
+    html = task_page_when_done(jane, task_url)
     assert 'role="log"' in html
     assert "Hello shop-web (large, 3 replicas, public=true, key=***)" in html
     assert "regions: eu,ap" in html

@@ -12,10 +12,7 @@ driver's ``shutdown()``.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +21,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from portalhelpers import Portal, csrf_of, login, open_portal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+from deployhelpers import git, require_runtime
+from portalhelpers import Portal, login, open_portal, post_form, task_page_when_done
 
 from goldenpath.deploy.service import ServiceStatus
 from goldenpath.drivers.base import ReplicaStatus
@@ -61,35 +61,10 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 """
 
 
-def _git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "-C", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return done.stdout.strip()
-
-
 def _commit(repo: Path, version: str) -> None:
     (repo / "app.py").write_text(APP.format(version=version))
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", f"checkout {version}")
-
-
-def _require_runtime(haproxy: str) -> None:
-    missing = [
-        what
-        for what, ok in (
-            ("HAProxy", shutil.which(haproxy) is not None),
-            ("supervisord", importlib.util.find_spec("supervisor") is not None),
-            ("uv", (Path(sys.executable).parent / "uv").exists() or bool(shutil.which("uv"))),
-        )
-        if not ok
-    ]
-    if missing:
-        pytest.skip("the local runtime needs " + ", ".join(missing))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"checkout {version}")
 
 
 def _deploy(portal: Portal, repo: Path) -> dict[str, Any]:
@@ -133,11 +108,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     try:
         with open_portal(root / "home", **overrides) as portal:
             settings = portal.settings
-            _require_runtime(settings.runtime.haproxy)
+            require_runtime(settings.runtime.haproxy)
             repo = root / "checkout"
             repo.mkdir()
             (repo / "platform.yaml").write_text(SPEC)
-            _git(repo, "init", "--quiet", "--initial-branch=main")
+            git(repo, "init", "--quiet", "--initial-branch=main")
             _commit(repo, "v1")
             portal.first = _deploy(portal, repo)  # type: ignore[attr-defined]
             # the tab with a single deployment: nothing earlier to roll back to
@@ -157,25 +132,10 @@ def _client(portal: Portal, user: str) -> TestClient:
     return client
 
 
-def _post(client: TestClient, path: str, data: dict[str, Any], page: str) -> Any:
-    token = csrf_of(client.get(page).text)
-    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
-
-
 def _history_rows(html: str) -> list[str]:
     table = re.search(r"<table class=\"deployments\">.*?</table>", html, re.S)
     assert table is not None, "no history table"
     return re.findall(r"<tr>.*?</tr>", table.group(0).split("<tbody>")[1], re.S)
-
-
-def _task_done(client: TestClient, url: str, timeout: float = 150) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        html = client.get(url).text
-        if 'http-equiv="refresh"' not in html:
-            return html
-        assert time.monotonic() < deadline, f"{url} did not finish"
-        time.sleep(0.3)
 
 
 def test_action_templates_were_published_at_first_start(live: Portal) -> None:
@@ -255,10 +215,10 @@ def test_history_table_scrolls_sideways_and_messages_wrap(live: Portal) -> None:
 def test_others_cannot_roll_back_and_nothing_in_flight_is_a_409(live: Portal) -> None:
     before = len(live.services.deploy.history(service="checkout"))
     bob = _client(live, "bob")
-    refused = _post(bob, f"{TAB}/deployments/dev/rollback", {}, f"{TAB}/deployments")
+    refused = post_form(bob, f"{TAB}/deployments/dev/rollback", {}, page=f"{TAB}/deployments")
     assert refused.status_code == 403 and "group:default/team-a" in refused.text
     jane = _client(live, "jane")
-    abort = _post(jane, f"{TAB}/deployments/dev/abort", {}, f"{TAB}/deployments")
+    abort = post_form(jane, f"{TAB}/deployments/dev/abort", {}, page=f"{TAB}/deployments")
     assert abort.status_code == 409 and "nothing to abort" in abort.text
     no_csrf = jane.post(f"{TAB}/deployments/dev/rollback", follow_redirects=False)
     assert no_csrf.status_code == 403
@@ -286,7 +246,7 @@ def test_environments_resources_and_secrets_tabs(live: Portal) -> None:
 def test_runbook_diagnose_collects_status_health_and_logs(live: Portal) -> None:
     jane = _client(live, "jane")
     form = "/create/default/run-incident-runbook"
-    answer = _post(
+    answer = post_form(
         jane,
         form,
         {
@@ -294,10 +254,10 @@ def test_runbook_diagnose_collects_status_health_and_logs(live: Portal) -> None:
             "p.environment": "dev",
             "p.runbook": "diagnose",
         },
-        form,
+        page=form,
     )
     assert answer.status_code == 303, answer.text
-    html = _task_done(jane, answer.headers["location"])
+    html = task_page_when_done(jane, answer.headers["location"], timeout=150)
     assert "completed" in html, html[html.find('role="log"') :][:2000]
     second = live.second  # type: ignore[attr-defined]
     assert f"traffic d{second['id']} 100%" in html
@@ -311,7 +271,7 @@ def test_runbook_diagnose_collects_status_health_and_logs(live: Portal) -> None:
 def test_rollback_button_records_a_rollback(live: Portal) -> None:
     first = live.first  # type: ignore[attr-defined]
     jane = _client(live, "jane")
-    answer = _post(jane, f"{TAB}/deployments/dev/rollback", {}, f"{TAB}/deployments")
+    answer = post_form(jane, f"{TAB}/deployments/dev/rollback", {}, page=f"{TAB}/deployments")
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"].startswith(f"{TAB}/deployments?notice=")
     html = jane.get(answer.headers["location"]).text
@@ -334,27 +294,27 @@ def test_rollback_button_records_a_rollback(live: Portal) -> None:
 def test_restart_and_preview_environment_actions(live: Portal) -> None:
     jane = _client(live, "jane")
     runbook = "/create/default/run-incident-runbook"
-    answer = _post(
+    answer = post_form(
         jane,
         runbook,
         {"p.service": "component:default/checkout", "p.environment": "dev", "p.runbook": "restart"},
-        runbook,
+        page=runbook,
     )
-    html = _task_done(jane, answer.headers["location"])
+    html = task_page_when_done(jane, answer.headers["location"], timeout=150)
     assert "completed" in html, html[html.find('role="log"') :][:2000]
     restart = live.services.deploy.history(service="checkout", limit=1)[0]
     assert restart.kind == "redeploy" and restart.state == "succeeded"
     assert restart.triggered_by == "user:default/jane"
 
     preview = "/create/default/create-preview-environment"
-    answer = _post(
+    answer = post_form(
         jane,
         preview,
         {"p.service": "component:default/checkout", "p.source": "dev", "p.ttl": "1h"},
-        preview,
+        page=preview,
     )
     assert answer.status_code == 303, answer.text
-    html = _task_done(jane, answer.headers["location"])
+    html = task_page_when_done(jane, answer.headers["location"], timeout=150)
     assert "completed" in html, html[html.find('role="log"') :][:2000]
     envs = [e for e in live.services.deploy.list_environments() if e.name.startswith("preview-")]
     assert len(envs) == 1 and envs[0].ephemeral and envs[0].parent == "dev"

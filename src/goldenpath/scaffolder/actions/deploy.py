@@ -28,7 +28,7 @@ from goldenpath.errors import PlatformError, Unavailable
 from goldenpath.scaffolder.actions.base import Action, ActionContext
 from goldenpath.workloads import load_workload
 
-__all__ = ["ACTIONS"]
+__all__ = ["ACTIONS", "follow_deployment"]
 
 #: seconds between progress checks while waiting for the deployment
 POLL_INTERVAL = 0.5
@@ -127,7 +127,14 @@ def platform_deploy(ctx: ActionContext) -> None:
     if ctx.input.get("wait", True) is False:
         ctx.output("state", deployment.state)
         return
-    deployment = _follow(ctx, deployer, deployment.id, float(ctx.input.get("timeout") or 600))
+    deployment = follow_deployment(
+        ctx,
+        deployer,
+        deployment.id,
+        float(ctx.input.get("timeout") or 600),
+        where="with platform deploy history",
+        prefix="platform:deploy: ",
+    )
     ctx.output("state", deployment.state)
     if deployment.state != "succeeded":
         raise PlatformError(
@@ -140,8 +147,22 @@ def platform_deploy(ctx: ActionContext) -> None:
             ctx.log(f"{deployment.service} answers at {status.urls.http}")
 
 
-def _follow(ctx: ActionContext, deployer: Any, deployment_id: int, timeout: float) -> Any:
-    """Wait for a terminal state, logging each state change; ``PlatformError`` on timeout."""
+def follow_deployment(
+    ctx: ActionContext,
+    deployer: Any,
+    deployment_id: int,
+    timeout: float,
+    *,
+    where: str,
+    prefix: str = "",
+) -> Any:
+    """Wait (polling every :data:`POLL_INTERVAL` s) for deployment ``deployment_id`` to reach
+    a terminal state, logging each state it passes through; returns the deployment.
+
+    Raises:
+        PlatformError: it did not end within ``timeout`` seconds (the message says to follow
+            it ``where``, e.g. "with platform deploy history"; ``prefix`` starts it).
+    """
     deadline = time.monotonic() + timeout
     seen = ""
     while True:
@@ -154,8 +175,8 @@ def _follow(ctx: ActionContext, deployer: Any, deployment_id: int, timeout: floa
             return deployment
         if remaining <= 0:
             raise PlatformError(
-                f"platform:deploy: deployment {deployment_id} still {deployment.state} after "
-                f"{timeout:g} s; follow it with platform deploy history"
+                f"{prefix}deployment {deployment_id} still {deployment.state} after {timeout:g} s; "
+                f"follow it {where}"
             )
 
 

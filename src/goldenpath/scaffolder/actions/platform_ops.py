@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 import secrets as pyrandom
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,17 +38,15 @@ from typing import Any
 import httpx
 
 from goldenpath.catalog.refs import parse_entity_ref
-from goldenpath.deploy.records import TERMINAL
 from goldenpath.deploy.service import DeployRequest
 from goldenpath.errors import InvalidInput, NotFound, PlatformError, Unavailable
 from goldenpath.resources.model import output_secret_names
 from goldenpath.scaffolder.actions.base import Action, ActionContext
+from goldenpath.scaffolder.actions.deploy import follow_deployment
 from goldenpath.secrets.model import SecretScope
 
 __all__ = ["ACTIONS", "parse_ttl", "service_name"]
 
-#: seconds between progress checks while waiting for a deployment
-POLL_INTERVAL = 0.5
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SERVICE = {
@@ -120,35 +117,15 @@ def _provisioner_part(deployer: Any, part: str, action: str) -> Any:
     return found
 
 
-def _follow(ctx: ActionContext, deployer: Any, deployment_id: int, timeout: float) -> Any:
-    """Wait for deployment ``deployment_id`` to end, logging each state it passes through.
-
-    Raises:
-        PlatformError: it did not end within ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    seen = ""
-    while True:
-        remaining = deadline - time.monotonic()
-        d = deployer.wait(deployment_id, timeout=min(POLL_INTERVAL, max(remaining, 0)))
-        if d.state != seen:
-            seen = d.state
-            ctx.log(f"Deployment {deployment_id}: {seen} — {d.message}".rstrip(" —"))
-        if d.state in TERMINAL:
-            return d
-        if remaining <= 0:
-            raise PlatformError(
-                f"deployment {deployment_id} still {d.state} after {timeout:g} s; follow it "
-                "on the service's Deployments tab"
-            )
-
-
 def _finish(ctx: ActionContext, deployer: Any, deployment_id: int) -> Any:
     """Follow the deployment when ``wait``; a deployment ending otherwise than ``succeeded``
     fails the step with its own message."""
     if ctx.input.get("wait", True) is False:
         return deployer.get_deployment(deployment_id)
-    d = _follow(ctx, deployer, deployment_id, float(ctx.input.get("timeout") or 600))
+    timeout = float(ctx.input.get("timeout") or 600)
+    d = follow_deployment(
+        ctx, deployer, deployment_id, timeout, where="on the service's Deployments tab"
+    )
     if d.state != "succeeded":
         raise PlatformError(f"deployment {d.id} ended {d.state}: {d.message}")
     return d
