@@ -25,9 +25,10 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -53,6 +54,7 @@ __all__ = [
     "OptionalViewerDep",
     "Viewer",
     "ViewerDep",
+    "app_singleton",
     "check_login_csrf",
     "csrf_viewer",
     "end_session",
@@ -126,6 +128,24 @@ def services_of(request: Request) -> Services:
     return svc
 
 
+T = TypeVar("T")
+_APP_STATE_LOCK = threading.RLock()  # re-entrant: a factory may need another singleton
+
+
+def app_singleton(request: Request, name: str, create: Callable[[], T]) -> T:
+    """``request.app.state.<name>``, made by ``create()`` at first use: one per app,
+    created once even when concurrent requests ask for it first."""
+    state = request.app.state
+    found = getattr(state, name, None)
+    if found is None:
+        with _APP_STATE_LOCK:
+            found = getattr(state, name, None)
+            if found is None:
+                found = create()
+                setattr(state, name, found)
+    return cast(T, found)
+
+
 def session_key_file(settings: Settings) -> Path:
     """``<home>/keys/portal-session.key``."""
     return settings.home / "keys" / "portal-session.key"
@@ -153,20 +173,12 @@ def _load_or_create_key(path: Path) -> bytes:
     return path.read_bytes().strip()
 
 
-_SERIALIZER_LOCK = threading.Lock()
-
-
 def _serializer(request: Request) -> URLSafeTimedSerializer:
-    state = request.app.state
-    found: URLSafeTimedSerializer | None = getattr(state, "portal_serializer", None)
-    if found is None:
-        with _SERIALIZER_LOCK:
-            found = getattr(state, "portal_serializer", None)
-            if found is None:
-                key = _load_or_create_key(session_key_file(services_of(request).settings))
-                found = URLSafeTimedSerializer(key, salt="goldenpath.portal")
-                state.portal_serializer = found
-    return found
+    def create() -> URLSafeTimedSerializer:
+        key = _load_or_create_key(session_key_file(services_of(request).settings))
+        return URLSafeTimedSerializer(key, salt="goldenpath.portal")
+
+    return app_singleton(request, "portal_serializer", create)
 
 
 def _cookie_args(settings: Settings, max_age: int) -> dict[str, Any]:

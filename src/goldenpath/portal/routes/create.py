@@ -235,23 +235,26 @@ def _submit(
     template = _load_template(request, namespace, name)
     values, errors = forms.parse_form(template, submitted)
     shown = _without_secrets(template, values)
-    if not errors:
-        errors = forms.validate_form(template, values)
-    if errors:
-        return _form_page(
-            request, template, namespace, name, values=shown, errors=errors, status_code=400
-        )
-    refused = _refusal(request, template, values)
-    if refused is not None:
+
+    def again(problems: Mapping[str, str], status_code: int) -> Response:
+        """The form once more, with what was entered (secrets left out) and the problems."""
         return _form_page(
             request,
             template,
             namespace,
             name,
             values=shown,
-            errors={"": refused},
-            status_code=403,
+            errors=problems,
+            status_code=status_code,
         )
+
+    if not errors:
+        errors = forms.validate_form(template, values)
+    if errors:
+        return again(errors, 400)
+    refused = _refusal(request, template, values)
+    if refused is not None:
+        return again({"": refused}, 403)
     try:
         task_id = services_of(request).scaffolder.create_task(
             template_ref=template.ref or f"template:{namespace}/{name}",
@@ -264,25 +267,9 @@ def _submit(
             str(item.get("path") or "").lstrip("/").split("/")[0]: str(item.get("message"))
             for item in (e.details or {}).get("errors") or []
         }
-        return _form_page(
-            request,
-            template,
-            namespace,
-            name,
-            values=shown,
-            errors=found or {"": e.message},
-            status_code=400,
-        )
+        return again(found or {"": e.message}, 400)
     except Forbidden as e:  # a scaffold policy said no: show why, keep the form
-        return _form_page(
-            request,
-            template,
-            namespace,
-            name,
-            values=shown,
-            errors={"": e.message},
-            status_code=403,
-        )
+        return again({"": e.message}, 403)
     return RedirectResponse(f"/create/tasks/{task_id}", status_code=303)
 
 

@@ -27,6 +27,7 @@ from goldenpath.auth.users import UserService
 from goldenpath.errors import Forbidden, NotFound, Unauthorized
 from goldenpath.portal.session import (
     OptionalViewerDep,
+    app_singleton,
     check_login_csrf,
     end_session,
     login_csrf,
@@ -149,20 +150,19 @@ def _oidc_client(request: Request) -> Any:
             "single sign-on is not configured; set portal.oidc.metadata_url (and client_id, "
             "client_secret) in the settings"
         )
-    client = getattr(request.app.state, "portal_oidc_client", None)
-    if client is None:
+
+    def create() -> Any:
         from authlib.integrations.starlette_client import OAuth
 
-        oauth = OAuth()
-        client = oauth.register(
+        return OAuth().register(
             "portal",
             server_metadata_url=settings.metadata_url,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
             client_kwargs={"scope": settings.scope},
         )
-        request.app.state.portal_oidc_client = client
-    return client
+
+    return app_singleton(request, "portal_oidc_client", create)
 
 
 @router.get("/login/oidc")

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from goldenpath.portal.routes.techdocs import builder_of
-from goldenpath.portal.session import ViewerDep, services_of
+from goldenpath.portal.session import ViewerDep, app_singleton, services_of
 from goldenpath.portal.web import render
 
 __all__ = ["DocHit", "DocsIndex", "router"]
@@ -143,19 +143,10 @@ def _match(words: list[str], location: str, title: str, text: str) -> tuple[int,
     return score, snippet
 
 
-_INDEX_LOCK = threading.Lock()
-
-
 def _docs_index(request: Request) -> DocsIndex:
-    state = request.app.state
-    found: DocsIndex | None = getattr(state, "portal_docs_index", None)
-    if found is None:
-        with _INDEX_LOCK:
-            found = getattr(state, "portal_docs_index", None)
-            if found is None:
-                found = DocsIndex(builder_of(request).out_root)
-                state.portal_docs_index = found
-    return found
+    return app_singleton(
+        request, "portal_docs_index", lambda: DocsIndex(builder_of(request).out_root)
+    )
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -18,7 +18,6 @@ off as a consequence — the portal's ``/search`` covers docs search.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from goldenpath.errors import NotFound, PlatformError
 from goldenpath.portal.routes.entity import load_entity
-from goldenpath.portal.session import ViewerDep, services_of
+from goldenpath.portal.session import ViewerDep, app_singleton, services_of
 from goldenpath.portal.techdocs_build import TechDocsBuilder
 from goldenpath.portal.web import render
 
@@ -43,24 +42,17 @@ DOCS_CSP = (
     "allow-top-navigation-by-user-activation; script-src 'none'; object-src 'none'; "
     "frame-ancestors 'self'"
 )
-_BUILDER_LOCK = threading.Lock()
 
 
 def builder_of(request: Request) -> TechDocsBuilder:
     """The app's TechDocs builder (created at first use; one per app)."""
-    state = request.app.state
-    found: TechDocsBuilder | None = getattr(state, "portal_techdocs", None)
-    if found is None:
-        with _BUILDER_LOCK:
-            found = getattr(state, "portal_techdocs", None)
-            if found is None:
-                settings = services_of(request).settings
-                out = settings.portal.techdocs_dir or settings.home / "techdocs"
-                found = TechDocsBuilder(
-                    out_root=Path(out), allowed_roots=settings.catalog.allowed_roots
-                )
-                state.portal_techdocs = found
-    return found
+
+    def create() -> TechDocsBuilder:
+        settings = services_of(request).settings
+        out = settings.portal.techdocs_dir or settings.home / "techdocs"
+        return TechDocsBuilder(out_root=Path(out), allowed_roots=settings.catalog.allowed_roots)
+
+    return app_singleton(request, "portal_techdocs", create)
 
 
 _BASE = "/catalog/{namespace}/{kind}/{name}/docs"
