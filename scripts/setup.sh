@@ -94,8 +94,8 @@ install_venv() {
   say "installing goldenpath (editable) with dev extras"
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -e ".[dev]"
   # Bytecode up front: images often set PYTHONDONTWRITEBYTECODE=1, and then every `platform`
-  # command would compile its imports from source again (measured: `platform --help` 2.5 s
-  # without .pyc files, 1.2 s with them).
+  # command would compile its imports from source again (measured: `platform --help` 2.1-2.8 s
+  # without .pyc files, 1.1-1.3 s with them).
   say "compiling the venv's bytecode"
   "$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null ||
     say "compileall reported files it could not compile (harmless: they are not imported)"
