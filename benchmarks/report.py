@@ -141,10 +141,17 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| `{name}` | " + " | ".join(cells) + f" | {f'≤ {target:g}' if target else '-'} |"
         )
+    clients = {r.get("client", "httpx") for b in backends.values() for r in b["http"].values()}
+    sender = {
+        "wrk": "sent by wrk (one thread, one connection)",
+        "httpx": "sent by the Python httpx client",
+    }
     lines += [
         "",
         f"{results['requests_per_scenario']:,} sequential requests per scenario over one "
-        "keep-alive connection after 50 warm-up requests.",
+        "keep-alive connection after 50 warm-up requests, "
+        + " and ".join(sender.get(c, c) for c in sorted(clients))
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
