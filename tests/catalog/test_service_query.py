@@ -255,14 +255,34 @@ def test_fast_reads_decline_what_may_be_slow(
     # more matches than a small set and no cached count: counting is left to a worker thread
     monkeypatch.setattr(pages, "SMALL_SET_MAX", 5)
     assert filled.try_query_entities_json(filters=["kind=component,spec.type=service"]) is None
-    plain = filled.query_entities_json(filters=["kind=component,spec.type=service"], limit=3)
-    fast = filled.try_query_entities_json(filters=["kind=component,spec.type=service"], limit=3)
-    _same_page(fast, plain)  # counts cached now
+    plain = filled.query_entities_json(filters=["kind=component,spec.type=service"], limit=1)
+    fast = filled.try_query_entities_json(filters=["kind=component,spec.type=service"], limit=1)
+    _same_page(fast, plain)  # counts cached now, and a page of 1 is a short walk
     # an entity (or page) with more relation rows than the budget
     filled.fast_relations = 5
     assert filled.try_get_entity_json_by_ref("group:default/team-a") is None  # owns 20
     assert filled.try_query_entities_json(filters=["kind=group"]) is None
     assert filled.try_get_entity_json_by_ref("component:default/comp-05") is not None
+
+
+def test_fast_pages_choose_their_plan_knowing_the_kinds_size(
+    filled: CatalogService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter whose conditions each match many entities is walked in ref order, not
+    intersected as sets (~1 ms against ~6 ms at 10k); the walk needs the kind's size, so a
+    fast read without it declines once and the plain read counts it."""
+    flt = ["kind=component,spec.type=service"]
+    first = filled.try_query_entities_json(filters=flt, limit=2)  # a small set: counted
+    assert first is not None and first.total_items > 3
+    assert filled.try_query_entities_json(filters=flt, limit=2) is None  # kind's size unknown
+    plain = filled.query_entities_json(filters=flt, limit=2)
+
+    def no_set_plan(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the set plan was used where the walk reads fewer rows")
+
+    monkeypatch.setattr(pages, "_refs", no_set_plan)
+    _same_page(filled.try_query_entities_json(filters=flt, limit=2), plain)
+    _same_page(first, plain)
 
 
 def test_fast_pages_see_writes_at_once(filled: CatalogService) -> None:

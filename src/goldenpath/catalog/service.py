@@ -288,8 +288,8 @@ class CatalogService(CatalogReads):
 
     def _after_writes(self, report: RefreshReport) -> None:
         if len(report.added) + len(report.updated) + len(report.deleted) >= _ANALYZE_AFTER:
-            with self.engine.begin() as conn:
-                sync.analyze(conn)
+            with self.engine.connect() as conn:  # VACUUM runs outside a transaction
+                sync.analyze(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
     def _add_dangling(self, report: RefreshReport, location_ids: list[str] | None) -> None:
         with self.engine.connect() as conn:

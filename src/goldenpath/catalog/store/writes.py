@@ -50,17 +50,21 @@ _ANALYZED_TABLES = ("catalog_entities", "catalog_search", "catalog_relations")
 
 
 def analyze(conn: Connection) -> None:
-    """Refresh planner statistics after a bulk load (SQLite: sampled, a few milliseconds).
+    """Refresh planner statistics after a bulk load (SQLite: sampled, a few milliseconds);
+    on PostgreSQL also ``VACUUM``, so ``conn`` must be in autocommit mode there.
 
-    Without them SQLite picks the ``kind`` index for a selective owner filter and scans
-    thousands of rows instead of starting from the relation.
+    Without statistics SQLite picks the ``kind`` index for a selective owner filter and scans
+    thousands of rows instead of starting from the relation. Without the vacuum PostgreSQL's
+    visibility map of the freshly written tables is empty, so every index-only scan still
+    visits the table: at 100k entities a page's ref window took 14-16 ms instead of 0.3-0.4 ms
+    until autovacuum got round to the tables (measured).
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         for table in _ANALYZED_TABLES:
             conn.exec_driver_sql(f"ANALYZE {table}")
     else:
-        conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED_TABLES)}")
+        conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(_ANALYZED_TABLES)}")
 
 
 def bump_version(conn: Connection) -> None:
