@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from goldenpath.catalog import filters as qf
 from goldenpath.catalog.service import CatalogService
-from goldenpath.catalog.store import compiled, pages, queries, where
+from goldenpath.catalog.store import compiled, pages, queries, stitch, where
 from goldenpath.catalog.store.tables import catalog_entities
 
 
@@ -81,7 +81,7 @@ def _walk_all(catalog: CatalogService, flt: list[str], *, scope: int, limit: int
                 total=total,
                 scope=scope,
             )
-            refs.extend(ref for ref, _ in page.rows)
+            refs.extend(row[0] for row in page.rows)
             if page.last is None:
                 return refs
             after = qf.Cursor(parsed, None, None, *page.last)
@@ -201,7 +201,7 @@ def _plan(conn: Any, stmt: Any, params: dict[str, Any]) -> str:
 def test_relations_are_stitched_from_the_covering_index(filled: CatalogService) -> None:
     refs = ["component:default/comp-001", "component:default/comp-002"]
     with filled.engine.connect() as conn:
-        plan = _plan(conn, queries._relations_of(8, False), compiled.in_params("r", refs, 8))
+        plan = _plan(conn, stitch._relations_of(8, False), compiled.in_params("r", refs, 8))
     assert "ix_catalog_relations_source_type_target" in plan
     assert _INDEX_ONLY[filled.engine.dialect.name] in plan
     assert "temp b-tree" not in plan and "sort" not in plan

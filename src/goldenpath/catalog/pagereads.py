@@ -74,7 +74,26 @@ class PageReads:
     def __init__(self) -> None:
         # counts and facets keyed by the catalog's write counter: any write invalidates them
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        # the sizes of the plans' scopes (all entities, one kind): few, needed by every filter
+        # of their kind, so kept apart from the LRU above, at the current version only
+        self._scopes: dict[tuple[int, qf.FilterSet], int] = {}
         self._cache_lock = threading.Lock()
+
+    def _scope(
+        self, conn: Connection, version: int, scope_filter: qf.FilterSet, *, fast: bool
+    ) -> int | None:
+        """How many entities a walk reads through (one kind's, or all): cached per catalog
+        version; ``fast``: None when not cached (counting scans an index)."""
+        with self._cache_lock:
+            found = self._scopes.get((version, scope_filter))
+        if found is not None or fast:
+            return found
+        counted = queries.count_matching(conn, scope_filter, None)
+        with self._cache_lock:
+            if any(v != version for v, _ in self._scopes):
+                self._scopes = {k: n for k, n in self._scopes.items() if k[0] == version}
+            self._scopes[(version, scope_filter)] = counted
+        return counted
 
     def _cached(self, version: int, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """``compute()``, memoised per catalog ``version`` (read once per request)."""
@@ -221,13 +240,13 @@ class PageReads:
         if after is None and ordering is None and flt and not text:
             page = self._first_page_of_small_set(conn, version, flt, limit)
             if page is not None:
-                if not fast and page.last is not None:
+                if page.last is not None:
                     # the next page's plan (walk or set) needs the scope's size
-                    self._count(conn, version, scope_filter, None)
+                    self._scope(conn, version, scope_filter, fast=fast)
                 return page
+        scope = self._scope(conn, version, scope_filter, fast=fast)
         if fast:
             total = self._peek(version, ("count", flt, text))
-            scope = self._peek(version, ("count", scope_filter, None))
             if total is None or not pages.bounded(flt, text, ordering, limit, total, scope):
                 return None
             if scope is None and total > limit + 1:
@@ -237,7 +256,6 @@ class PageReads:
                 return None
         else:
             total = self._count(conn, version, flt, text)
-            scope = self._count(conn, version, scope_filter, None)
         return queries.query_page(
             conn,
             filters=flt,

@@ -29,7 +29,7 @@ from goldenpath.catalog.pagereads import (
     clamp_limit,
     projected,
 )
-from goldenpath.catalog.store import compiled, queries, writes
+from goldenpath.catalog.store import compiled, queries, stitch, writes
 from goldenpath.catalog.store.tables import catalog_entities
 from goldenpath.errors import InvalidInput, NotFound
 
@@ -136,8 +136,10 @@ class CatalogReads(PageReads):
         """
         t = catalog_entities
         with self.engine.begin() as conn:
+            stitch.mark_sources_stale(conn, [uid])
             if not conn.execute(t.delete().where(t.c.entity_id == uid)).rowcount:
                 raise NotFound(f"no entity has uid {uid}")
+            stitch.stitch_stale(conn)
             writes.bump_version(conn)
 
     def ancestry(self, ref: str | Mapping[str, Any]) -> dict[str, Any]:

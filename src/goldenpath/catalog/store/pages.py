@@ -47,6 +47,7 @@ __all__ = [
     "WALK_MAX_ROWS",
     "WALK_SET_RATIO",
     "Page",
+    "Row",
     "bounded",
     "count_matching",
     "documents",
@@ -69,12 +70,18 @@ _WINDOW_MAX = 20_000
 SMALL_SET_MAX = 2000
 
 
+#: a stored entity as pages read it: ``(entity_ref, entity JSON, stitched relations JSON or
+#: None when stale)`` — what ``stitch.stitch_json`` turns into documents
+Row = tuple[str, str, str | None]
+_ROW = (E.entity_ref, E.entity, E.relations)
+
+
 @dataclass(slots=True)
 class Page:
-    """One page: ``rows`` of ``(entity_ref, stored entity JSON)`` in page order, the total
-    matching, and the keyset end ``(sort value, entity_ref)`` of the last row when more follow."""
+    """One page: :data:`Row` s in page order, the total matching, and the keyset end
+    ``(sort value, entity_ref)`` of the last row when more follow."""
 
-    rows: list[tuple[str, str]]
+    rows: list[Row]
     total_items: int
     last: tuple[str | None, str] | None
 
@@ -130,7 +137,7 @@ def query_page(
     """
     if total is None:
         total = count_matching(conn, filters, full_text)
-    rows: list[tuple[str, str]]
+    rows: list[Row]
     sort_values: list[Any] | None = None
     if _walks(filters, full_text, order, limit, total, scope):
         kind = single_kind(filters)
@@ -141,9 +148,9 @@ def query_page(
         rows = documents(conn, _refs(conn, filters, full_text, limit + 1, after))
     else:
         keys = _sorted_keys(conn, filters, full_text, order, limit + 1, after)
-        found = dict(documents(conn, [k[0] for k in keys]))
+        found = {r[0]: r for r in documents(conn, [k[0] for k in keys])}
         keys = [k for k in keys if k[0] in found]
-        rows = [(k[0], found[k[0]]) for k in keys]
+        rows = [found[k[0]] for k in keys]
         sort_values = [k[1] for k in keys]
     last = None
     if len(rows) > limit:
@@ -235,19 +242,20 @@ def _sorted_keys(
     return list(conn.execute(stmt.limit(n), params).all())
 
 
-def documents(conn: Connection, refs: Sequence[str]) -> list[tuple[str, str]]:
-    """``(entity_ref, stored entity JSON)`` of the existing ``refs``, in the order given."""
-    found: dict[str, str] = {}
+def documents(conn: Connection, refs: Sequence[str]) -> list[Row]:
+    """:data:`Row` of each existing ref of ``refs``, in the order given."""
+    found: dict[str, Row] = {}
     for start in range(0, len(refs), compiled.IN_MAX):
         chunk = list(refs[start : start + compiled.IN_MAX])
         size = compiled.bucket(len(chunk))
         stmt = compiled.statement(conn, ("documents", size), partial(_documents_of, size))
-        found.update(compiled.fetch(conn, stmt, compiled.in_params("r", chunk, size)))
-    return [(ref, found[ref]) for ref in refs if ref in found]
+        for row in compiled.fetch(conn, stmt, compiled.in_params("r", chunk, size)):
+            found[row[0]] = row
+    return [found[ref] for ref in refs if ref in found]
 
 
 def _documents_of(size: int) -> sa.Select[Any]:
-    return sa.select(E.entity_ref, E.entity).where(compiled.in_list(E.entity_ref, "r", size))
+    return sa.select(*_ROW).where(compiled.in_list(E.entity_ref, "r", size))
 
 
 def single_kind(filters: FilterSet) -> str | None:
@@ -266,7 +274,7 @@ def _walk(
     total: int,
     scope: int,
     kind: str | None,
-) -> list[tuple[str, str]]:
+) -> list[Row]:
     """The first ``n`` matches after the cursor, reading the ref index in growing windows."""
     density = max(total / max(scope, 1), 1e-3)
     window = min(_WINDOW_MAX, max(2 * n, int(n / density * 1.5)))
@@ -278,7 +286,7 @@ def _walk(
         conn,
         ("walk-rows", shape),
         lambda: (
-            sa.select(E.entity_ref, E.entity)
+            sa.select(*_ROW)
             .where(
                 E.entity_ref >= sa.bindparam("lo", type_=sa.String),
                 E.entity_ref <= sa.bindparam("hi", type_=sa.String),

@@ -1,8 +1,9 @@
 """Reads: entities with their relations, facets, errors, ancestry (pages: ``store.pages``).
 
 Every list is bounded (:data:`goldenpath.catalog.filters.MAX_PAGE_SIZE`). Entities are served
-as JSON bytes: the stored document with its ``relations`` array spliced in, never parsed and
-re-serialised on the hot paths; the dict forms parse those bytes.
+as JSON bytes: the stored document with its stored ``relations`` array spliced in
+(``store.stitch``), never parsed and re-serialised on the hot paths; the dict forms parse
+those bytes.
 
 Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 """
@@ -21,6 +22,7 @@ from goldenpath.catalog.filters import FilterSet
 from goldenpath.catalog.model import Entity
 from goldenpath.catalog.store import compiled
 from goldenpath.catalog.store.pages import Page, count_matching, documents, query_page
+from goldenpath.catalog.store.stitch import TooManyRelations, stitch_json
 from goldenpath.catalog.store.tables import (
     catalog_entities,
     catalog_errors,
@@ -54,89 +56,8 @@ S = catalog_search.c
 R = catalog_relations.c
 
 
-def _relation_json(type_: str, target: str) -> bytes:
-    """``{"type":…,"targetRef":…,"target":{…}}`` of one relation.
-
-    Not memoised: a page's targets are mostly new, and a cache miss (eviction included)
-    costs four times the ``orjson.dumps``.
-    """
-    kind, _, rest = target.partition(":")
-    namespace, _, name = rest.partition("/")
-    target_parts = {"kind": kind, "namespace": namespace, "name": name}
-    return orjson.dumps({"type": type_, "targetRef": target, "target": target_parts})
-
-
-class TooManyRelations(Exception):
-    """The entities have more relation rows than the caller's budget (``max_relations``)."""
-
-
-def _relations_of(size: int, limited: bool) -> sa.Select[Any]:
-    stmt = sa.select(R.source_entity_ref, R.type, R.target_entity_ref).where(
-        compiled.in_list(R.source_entity_ref, "r", size)
-    )
-    return stmt.limit(sa.bindparam("budget", type_=sa.Integer)) if limited else stmt
-
-
-def _relations_json(
-    conn: Connection, refs: Sequence[str], max_rows: int | None = None
-) -> dict[str, bytes]:
-    """Backstage-shaped ``relations`` JSON arrays of each ref (as source), sorted by type and
-    target, deduplicated (one index-only scan per ref: ``ix_catalog_relations_source_type_target``).
-
-    Raises:
-        TooManyRelations: more than ``max_rows`` relation rows (nothing more is read).
-    """
-    rows: set[tuple[str, str, str]] = set()
-    limited = max_rows is not None
-    for start in range(0, len(refs), compiled.IN_MAX):
-        chunk = list(refs[start : start + compiled.IN_MAX])
-        size = compiled.bucket(len(chunk))
-        stmt = compiled.statement(
-            conn, ("relations", size, limited), partial(_relations_of, size, limited)
-        )
-        params = compiled.in_params("r", chunk, size)
-        if max_rows is not None:
-            params["budget"] = max_rows - len(rows) + 1
-        found = compiled.fetch(conn, stmt, params)
-        if max_rows is not None and len(rows) + len(found) > max_rows:
-            raise TooManyRelations(f"more than {max_rows} relations")
-        rows.update(found)
-    parts: dict[str, list[bytes]] = {}
-    # sorted here, not in SQL: code-point order whatever the database's collation
-    for source, type_, target in sorted(rows):
-        parts.setdefault(source, []).append(_relation_json(type_, target))
-    return {source: b"[" + b",".join(items) + b"]" for source, items in parts.items()}
-
-
-def _splice(text: str, relations: bytes) -> bytes:
-    """The stored entity JSON with ``"relations": …`` added, without parsing it."""
-    raw = text.encode()
-    if raw.endswith(b"}") and len(raw) > 2 and b'"relations"' not in raw:
-        return raw[:-1] + b',"relations":' + relations + b"}"
-    entity = orjson.loads(raw)  # unusual shape: take the slow, certain path
-    entity["relations"] = orjson.loads(relations)
-    return orjson.dumps(entity)
-
-
-def stitch_json(
-    conn: Connection, rows: Sequence[Any], *, max_relations: int | None = None
-) -> list[bytes]:
-    """Entity JSON documents (bytes, ``relations`` attached) from ``(entity_ref, json)`` rows.
-
-    Raises:
-        TooManyRelations: the entities have more than ``max_relations`` relation rows.
-    """
-    relations = _relations_json(conn, [r[0] for r in rows], max_relations)
-    return [_splice(text, relations.get(ref, b"[]")) for ref, text in rows]
-
-
-def _stitch(conn: Connection, rows: Sequence[Any]) -> list[Entity]:
-    """Entities (dicts) from ``(entity_ref, entity json)`` rows, with ``relations`` attached."""
-    return [orjson.loads(doc) for doc in stitch_json(conn, rows)]
-
-
 def _one_by(column: str) -> sa.Select[Any]:
-    return sa.select(E.entity_ref, E.entity).where(
+    return sa.select(E.entity_ref, E.entity, E.relations).where(
         E[column] == sa.bindparam("key", type_=sa.String)
     )
 

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from goldenpath.catalog.store.tables import catalog_locations
+from goldenpath.catalog.store import stitch
+from goldenpath.catalog.store.tables import catalog_entities, catalog_locations
 from goldenpath.catalog.store.writes import bump_version
 
 __all__ = ["delete_location", "find_location", "get_location", "insert_location", "list_locations"]
@@ -56,8 +57,13 @@ def list_locations(
 
 
 def delete_location(conn: Connection, location_id: str) -> bool:
-    """Delete a location; its entities, search rows, relations and errors go with it (cascade)."""
+    """Delete a location; its entities, search rows, relations and errors go with it (cascade);
+    entities of other locations that lose relations are stitched again."""
+    e = catalog_entities.c
+    ids = list(conn.execute(sa.select(e.entity_id).where(e.location_id == location_id)).scalars())
+    stitch.mark_sources_stale(conn, ids)
     deleted = bool(conn.execute(catalog_locations.delete().where(L.id == location_id)).rowcount)
     if deleted:
+        stitch.stitch_stale(conn)
         bump_version(conn)
     return deleted

@@ -61,6 +61,8 @@ catalog_entities = sa.Table(
     sa.Column("etag", sa.String(40), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False, default=1),
     sa.Column("entity", sa.Text, nullable=False),  # JSON, without relations
+    # the stitched ``relations`` JSON array (``store.stitch``); NULL: stale, rebuilt on read
+    sa.Column("relations", sa.Text, nullable=True),
     sa.Column("search_text", sa.Text, nullable=True),  # name title description tags owner
     sa.Column("orphaned_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -70,6 +72,13 @@ catalog_entities = sa.Table(
     sa.Index("ix_catalog_entities_name", "name"),
     # dense pages filtered by one kind walk this in entity_ref order
     sa.Index("ix_catalog_entities_kind_ref", "kind", "entity_ref"),
+    # the stale rows the next stitch pass fills (few, usually none)
+    sa.Index(
+        "ix_catalog_entities_unstitched",
+        "id",
+        sqlite_where=sa.text("relations IS NULL"),
+        postgresql_where=sa.text("relations IS NULL"),
+    ),
 )
 
 catalog_search = sa.Table(
