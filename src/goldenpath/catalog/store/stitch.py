@@ -147,10 +147,10 @@ def mark_sources_stale(conn: Connection, originating_ids: Sequence[str]) -> None
             .where(R.originating_entity_id.in_(chunk))
             .scalar_subquery()
         )
+        # every source row is updated, stale or not: on PostgreSQL that takes its row lock,
+        # so two writers touching one source restitch it one after the other
         conn.execute(
-            catalog_entities.update()
-            .where(E.entity_ref.in_(sources), E.relations.is_not(None))
-            .values(relations=None)
+            catalog_entities.update().where(E.entity_ref.in_(sources)).values(relations=None)
         )
 
 
@@ -160,11 +160,15 @@ def mark_all_stale(conn: Connection) -> None:
 
 
 def _stale_rows() -> sa.Select[Any]:
+    # FOR UPDATE (PostgreSQL; SQLite has one writer at a time): a row another writer is
+    # stitching is waited for and, stitched by then, skipped — never overwritten with an
+    # array computed before that writer committed
     return (
         sa.select(E.id, E.entity_ref)
         .where(E.relations.is_(None), E.id > sa.bindparam("after", type_=sa.Integer))
         .order_by(E.id)
         .limit(_STITCH_BATCH)
+        .with_for_update()
     )
 
 
