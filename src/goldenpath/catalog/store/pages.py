@@ -10,8 +10,10 @@ Two plans for pages in ``entity_ref`` order, chosen from the (cached) number of 
   when the filter fixes one kind — in windows from the cursor and probe each row's conditions;
   it reads about ``limit / density`` rows and stops;
 - **set** (sparse matches): collect the matching refs through the indexes of the conditions,
-  sort *only the refs* and fetch the documents of the page afterwards (sorting whole JSON
-  documents is what made a page of a few thousand matches cost tens of milliseconds).
+  sort *only the refs* in a sub-select and read the documents of the page's refs alone
+  (sorting whole JSON documents is what made a page of a few thousand matches cost tens of
+  milliseconds); one statement, so one round trip on PostgreSQL (0.3-0.8 ms less a page
+  than refs, then documents, measured at 10k).
 
 The walk is chosen when it reads fewer rows than :data:`WALK_SET_RATIO` times the number of
 matches (and at most :data:`WALK_MAX_ROWS`). Measured on SQLite at 10k and 100k entities: a
@@ -145,7 +147,7 @@ def query_page(
             scope = count_matching(conn, ((Condition("kind", (kind,)),),) if kind else (), None)
         rows = _walk(conn, filters, limit + 1, after, total, scope, kind)
     elif order is None:
-        rows = documents(conn, _refs(conn, filters, full_text, limit + 1, after))
+        rows = _set_rows(conn, filters, full_text, limit + 1, after)
     else:
         keys = _sorted_keys(conn, filters, full_text, order, limit + 1, after)
         found = {r[0]: r for r in documents(conn, [k[0] for k in keys])}
@@ -202,24 +204,57 @@ def bounded(
     return scope is not None and _walks(filters, None, None, limit, total, scope)
 
 
+def _refs_select(dialect: str, shape: Any, after: bool) -> sa.Select[Any]:
+    stmt = sa.select(E.entity_ref).where(clause(dialect, shape))
+    if after:
+        stmt = stmt.where(E.entity_ref > sa.bindparam("after", type_=sa.String))
+    return stmt.order_by(E.entity_ref).limit(sa.bindparam("n", type_=sa.Integer))
+
+
+def _refs_params(
+    filters: FilterSet, full_text: str | None, dialect: str, n: int, after: Cursor | None
+) -> dict[str, Any]:
+    params = params_of(filters, full_text, dialect) | {"n": n}
+    if after is not None:
+        params["after"] = after.last_ref
+    return params
+
+
 def _refs(
     conn: Connection, filters: FilterSet, full_text: str | None, n: int, after: Cursor | None
 ) -> list[str]:
     """The first ``n`` matching refs after the cursor, in ref order (set plan; refs only)."""
     shape = shape_of(filters, full_text)
     dialect = conn.dialect.name
+    stmt = compiled.statement(
+        conn,
+        ("refs", shape, after is not None),
+        partial(_refs_select, dialect, shape, after is not None),
+    )
+    return [
+        r[0]
+        for r in compiled.fetch(conn, stmt, _refs_params(filters, full_text, dialect, n, after))
+    ]
+
+
+def _set_rows(
+    conn: Connection, filters: FilterSet, full_text: str | None, n: int, after: Cursor | None
+) -> list[Row]:
+    """:func:`_refs`' entities in one statement: the refs are sorted in a sub-select, alone,
+    and only the page's rows are read (one round trip fewer than refs, then documents)."""
+    shape = shape_of(filters, full_text)
+    dialect = conn.dialect.name
 
     def build() -> sa.Select[Any]:
-        stmt = sa.select(E.entity_ref).where(clause(dialect, shape))
-        if after is not None:
-            stmt = stmt.where(E.entity_ref > sa.bindparam("after", type_=sa.String))
-        return stmt.order_by(E.entity_ref).limit(sa.bindparam("n", type_=sa.Integer))
+        refs = _refs_select(dialect, shape, after is not None).subquery()
+        return (
+            sa.select(*_ROW)
+            .where(E.entity_ref.in_(sa.select(refs.c.entity_ref)))
+            .order_by(E.entity_ref)
+        )
 
-    stmt = compiled.statement(conn, ("refs", shape, after is not None), build)
-    params = params_of(filters, full_text, dialect) | {"n": n}
-    if after is not None:
-        params["after"] = after.last_ref
-    return [r[0] for r in compiled.fetch(conn, stmt, params)]
+    stmt = compiled.statement(conn, ("set-rows", shape, after is not None), build)
+    return list(compiled.fetch(conn, stmt, _refs_params(filters, full_text, dialect, n, after)))
 
 
 def _sorted_keys(
