@@ -235,25 +235,19 @@ class PageReads:
     ) -> pages.Page | None:
         """The page's rows (None: ``fast`` and the page is not known to be cheap)."""
         flt, text, ordering, after = query
-        kind = pages.single_kind(flt)
-        scope_filter = ((qf.Condition("kind", (kind,)),),) if kind else ()
+        scope_filter = pages.scope_filter(flt)
         if after is None and ordering is None and flt and not text:
             page = self._first_page_of_small_set(conn, version, flt, limit)
             if page is not None:
-                if page.last is not None:
+                if not fast and page.last is not None:
                     # the next page's plan (walk or set) needs the scope's size
-                    self._scope(conn, version, scope_filter, fast=fast)
+                    self._scope(conn, version, scope_filter, fast=False)
                 return page
         scope = self._scope(conn, version, scope_filter, fast=fast)
         if fast:
             total = self._peek(version, ("count", flt, text))
             if total is None or not pages.bounded(flt, text, ordering, limit, total, scope):
-                return None
-            if scope is None and total > limit + 1:
-                # walk or set plan: the choice needs the scope's size, counted once per
-                # catalog version off the event loop (a set plan over large conditions
-                # costs ~6 ms at 10k where the walk costs ~1)
-                return None
+                return None  # the worker thread counts what is missing, once per version
         else:
             total = self._count(conn, version, flt, text)
         return queries.query_page(

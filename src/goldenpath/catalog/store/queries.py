@@ -21,7 +21,13 @@ from sqlalchemy import Connection
 from goldenpath.catalog.filters import FilterSet
 from goldenpath.catalog.model import Entity
 from goldenpath.catalog.store import compiled
-from goldenpath.catalog.store.pages import Page, count_matching, documents, query_page
+from goldenpath.catalog.store.pages import (
+    ROW_COLUMNS,
+    Page,
+    count_matching,
+    documents,
+    query_page,
+)
 from goldenpath.catalog.store.stitch import TooManyRelations, stitch_json
 from goldenpath.catalog.store.tables import (
     catalog_entities,
@@ -57,9 +63,7 @@ R = catalog_relations.c
 
 
 def _one_by(column: str) -> sa.Select[Any]:
-    return sa.select(E.entity_ref, E.entity, E.relations).where(
-        E[column] == sa.bindparam("key", type_=sa.String)
-    )
+    return sa.select(*ROW_COLUMNS).where(E[column] == sa.bindparam("key", type_=sa.String))
 
 
 def entity_json_by_ref(

@@ -113,10 +113,6 @@ def _splice(text: str, relations: bytes) -> bytes:
     return orjson.dumps(entity)
 
 
-def _stored(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else value
-
-
 def stitch_json(
     conn: Connection, rows: Sequence[Any], *, max_relations: int | None = None
 ) -> list[bytes]:
@@ -126,7 +122,7 @@ def stitch_json(
     Raises:
         TooManyRelations: the entities have more than ``max_relations`` relations.
     """
-    stored = {r[0]: _stored(r[2]) for r in rows if r[2] is not None}
+    stored = {r[0]: r[2].encode() for r in rows if r[2] is not None}
     if max_relations is not None:
         counted = sum(v.count(_RELATION_MARK) for v in stored.values())
         if counted > max_relations:
