@@ -3,8 +3,8 @@
 ``catalog_entities.relations`` holds the entity's ``relations`` JSON array as the API returns
 it (``goldenpath.catalog.store.stitch``), so reads no longer gather relation rows per request.
 NULL means stale: existing rows start stale, readers stitch them from ``catalog_relations``
-meanwhile, and the catalog's next write (a refresh pass) stores them all. A partial index
-finds the stale rows.
+meanwhile, and the catalog's next write (a refresh pass that changes something, an entity or
+location deleted) stores them all. A partial index finds the stale rows.
 
 Revision ID: 0011_catalog_stitched_relations
 Revises: 0010_insights
