@@ -14,7 +14,7 @@ The timed requests are sent by ``wrk`` (Debian's package, part of the machine im
 usual HTTP load generator, with one connection and one thread so requests go one at a time:
 its C client adds next to nothing to a request, so the figures are the server's latency over
 HTTP. A Python client adds its own parsing to every request — httpx ~0.3 ms to a 15-byte
-answer and ~1.5-2.5 ms to a 90 KB page (measured) — so without wrk on PATH, or with
+answer and 1.2-2.5 ms to a 90 KB page (measured) — so without wrk on PATH, or with
 ``--client httpx``, httpx times the requests and the results say so (``client``).
 
 Run alone, it times a server on a data directory that is already filled (e.g. one kept by

@@ -19,7 +19,7 @@ The walk is chosen when it reads fewer rows than :data:`WALK_SET_RATIO` times th
 matches (and at most :data:`WALK_MAX_ROWS`). Measured on SQLite at 10k and 100k entities: a
 walk reads an index row in ~5 µs; the set plan collects each row of its most selective
 condition in ~2 µs, and there are at least as many as there are matches. So a team's ~70
-components (a walk of 4,000-40,000 rows, 20-300 ms) are a set (0.4-0.9 ms), and
+components (a walk of 4,400-55,000 rows, 20-310 ms) are a set (0.4-0.9 ms), and
 ``spec.type=service,spec.lifecycle=production`` (1,753 of 5,990 components at 10k, set
 12 ms) is a walk of ~170 rows (1 ms).
 
