@@ -116,11 +116,12 @@ class PageReads:
         if fast and isinstance(pool, QueuePool) and pool.checkedin() == 0:
             raise compiled.Contended("no idle database connection")
         with self.engine.connect() as conn:
-            if not fast:
+            if fast:
+                with compiled.bounded_waits(conn):
+                    yield conn
+            else:
                 yield conn
-                return
-            with compiled.bounded_waits(conn):
-                yield conn
+            compiled.end_read(conn)  # keeps the connection's prepared statements
 
     def _peek(self, version: int, key: tuple[Any, ...]) -> Any:
         """The cached value of ``key`` at ``version``, or None."""

@@ -5,7 +5,8 @@ refresh loop and CLI readers can share one file. Reads go through a memory map o
 (:data:`SQLITE_MMAP_BYTES`): pages are read in place instead of copied into each pooled
 connection's own cache, so every connection is warm at once. PostgreSQL URLs written as
 ``postgresql://`` use the psycopg 3 driver, which prepares a statement on the server once a
-connection has run it :data:`PG_PREPARE_THRESHOLD` times.
+connection has run it :data:`PG_PREPARE_THRESHOLD` times — and forgets them all when the
+connection rolls back, so hot read paths end their transactions with ``COMMIT``.
 
 Both pools hand out the most recently returned connection first (LIFO): sequential
 requests reuse one hot connection (its page cache, its prepared statements) instead of

@@ -30,6 +30,7 @@ __all__ = [
     "Statement",
     "bounded_waits",
     "bucket",
+    "end_read",
     "fetch",
     "in_list",
     "in_params",
@@ -97,6 +98,19 @@ def fetch(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def end_read(conn: Connection) -> None:
+    """End a read-only block's transaction with ``COMMIT`` (for reads the same as a rollback).
+
+    psycopg forgets every statement it prepared on a connection when that connection rolls
+    back — which is how SQLAlchemy ends a block that did not commit — so reads that ended
+    that way were parsed and planned on every request (0.1-0.5 ms a statement). Commits
+    SQLAlchemy's transaction when it began one, and the driver's (statements run by
+    :func:`fetch` bypass SQLAlchemy); a no-op when neither is open.
+    """
+    conn.commit()
+    conn.connection.commit()
 
 
 def bucket(count: int) -> int:

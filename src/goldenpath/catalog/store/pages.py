@@ -59,6 +59,7 @@ __all__ = [
     "scope_filter",
     "single_kind",
     "small_set",
+    "walk_rows",
     "where_clause",
 ]
 
@@ -329,20 +330,7 @@ def _walk(
     shape = shape_of(filters, None)
     params = params_of(filters, None, dialect)
     last = after.last_ref if after is not None else None
-    rows_stmt = compiled.statement(
-        conn,
-        ("walk-rows", shape),
-        lambda: (
-            sa.select(*ROW_COLUMNS)
-            .where(
-                E.entity_ref >= sa.bindparam("lo", type_=sa.String),
-                E.entity_ref <= sa.bindparam("hi", type_=sa.String),
-                clause(dialect, shape, probe=True),
-            )
-            .order_by(E.entity_ref)
-            .limit(sa.bindparam("n", type_=sa.Integer))
-        ),
-    )
+    rows_stmt = compiled.statement(conn, ("walk-rows", shape), partial(walk_rows, dialect, shape))
     found: list[Any] = []
     while len(found) < n:
         refs = _window(conn, kind, last, window)
@@ -356,6 +344,21 @@ def _walk(
         last = refs[-1]
         window = min(_WINDOW_MAX, window * 2)
     return found
+
+
+def walk_rows(dialect: str, shape: Any) -> sa.Select[Any]:
+    """A walk's statement: the first ``:n`` rows between refs ``:lo`` and ``:hi`` (one window
+    of the ref index) that pass the filter's per-row probes, in ref order."""
+    return (
+        sa.select(*ROW_COLUMNS)
+        .where(
+            E.entity_ref >= sa.bindparam("lo", type_=sa.String),
+            E.entity_ref <= sa.bindparam("hi", type_=sa.String),
+            clause(dialect, shape, probe=True),
+        )
+        .order_by(E.entity_ref)
+        .limit(sa.bindparam("n", type_=sa.Integer))
+    )
 
 
 def _window(conn: Connection, kind: str | None, last: str | None, size: int) -> list[str]:

@@ -19,7 +19,7 @@ Source: https://backstage.io/docs/features/software-catalog/software-catalog-api
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -104,22 +104,39 @@ def _set_condition(name: str, category: str, count: int | None) -> ColumnElement
     return E.entity_id.in_(sub)
 
 
-def _probe_condition(name: str, category: str, count: int | None) -> ColumnElement[bool]:
+def _probe_condition(
+    dialect: str, name: str, category: str, count: int | None
+) -> ColumnElement[bool]:
     """Per-row form, cheap when walking entities in ref order.
 
     Column conditions are wrapped (``kind || ''``) so no index serves them: the planner then
     walks the ``entity_ref`` index in order and stops after one page, instead of collecting
     every match through the ``kind`` index and sorting them.
+
+    On PostgreSQL every other condition is an ``EXISTS`` probe fenced with ``OFFSET 0``, so
+    the planner keeps it a per-row sub-plan instead of turning it into a semi-join driven by
+    the condition's own index. The walk's statement is prepared, and its generic plan (made
+    without the window's bounds) otherwise read every row of the condition: 250-290 ms for
+    ``spec.lifecycle=production`` at 100k instead of ~1 ms (EXPLAIN ANALYZE).
     """
     if category in COLUMNS:
         if count is None:
             return sa.true()
         return (COLUMNS[category] + sa.literal("")).in_(_values(name, count))
     if category == _RELATIONS:
-        return _set_condition(name, category, count)
-    sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == _key(name))
-    if count is not None:
-        sub = sub.where(S.value.in_(_values(name, count)))
+        if dialect == "sqlite":
+            return _set_condition(name, category, count)
+        sub = sa.select(sa.literal(1)).where(
+            R.source_entity_ref == E.entity_ref, sa.func.lower(R.type) == _key(name)
+        )
+        if count is not None:
+            sub = sub.where(R.target_entity_ref.in_(_values(name, count)))
+    else:
+        sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == _key(name))
+        if count is not None:
+            sub = sub.where(S.value.in_(_values(name, count)))
+    if dialect != "sqlite":
+        sub = sub.offset(sa.literal_column("0"))
     return sub.exists()
 
 
@@ -131,7 +148,7 @@ def clause(dialect: str, shape: Shape, probe: bool = False) -> ColumnElement[boo
     built clauses are immutable.
     """
     groups, has_text = shape
-    make = _probe_condition if probe else _set_condition
+    make = partial(_probe_condition, dialect) if probe else _set_condition
     clauses: list[ColumnElement[bool]] = []
     if groups:
         clauses.append(
