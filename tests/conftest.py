@@ -291,11 +291,16 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def catalog(engine: Engine, settings: Settings) -> Any:
-    """A ``CatalogService`` on the parametrised ``engine`` (so: on SQLite and PostgreSQL)."""
+def catalog(engine: Engine, settings: Settings) -> Iterator[Any]:
+    """A ``CatalogService`` on the parametrised ``engine`` (so: on SQLite and PostgreSQL),
+    wired as the server wires it (on PostgreSQL, with its bounded read engine)."""
     from goldenpath.catalog.service import CatalogService
+    from goldenpath.store.engine import make_read_engine
 
-    return CatalogService(engine=engine, settings=settings)
+    read_engine = make_read_engine(engine.url.render_as_string(hide_password=False))
+    yield CatalogService(engine=engine, settings=settings, read_engine=read_engine)
+    if read_engine is not None:
+        read_engine.dispose()
 
 
 def build_file_tree(root: Path, files: dict[str, str]) -> Path:

@@ -282,19 +282,3 @@ def test_a_walk_probes_its_window_even_with_a_generic_plan(
     assert "subplan" in plan
     assert "semi join" not in plan and "hash" not in plan
     assert "index scan using uq_catalog_entities_entity_ref" in plan
-
-
-@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
-def test_reads_keep_their_prepared_statements(filled: CatalogService) -> None:
-    """psycopg drops a connection's prepared statements when it rolls back: page and entity
-    reads end with COMMIT so the next request reuses them instead of planning again."""
-    flt = ["kind=component,spec.type=service"]
-    for _ in range(4):
-        filled.query_entities_json(filters=flt, limit=5)
-        assert filled.try_query_entities_json(filters=flt, limit=5) is not None
-        filled.try_get_entity_json_by_ref("component:default/comp-001")
-    with filled.engine.connect() as conn:  # the pool hands back the same (most recent) one
-        prepared = conn.execute(sa.text("SELECT statement FROM pg_prepared_statements"))
-        statements = [s.lower() for s in prepared.scalars()]
-    assert any("catalog_state" in s for s in statements)
-    assert any("entity_ref >=" in s for s in statements)  # the walk

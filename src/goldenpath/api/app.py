@@ -152,6 +152,8 @@ def _lifespan(
                 refresher.stop()
             _flush_usage(svc.auth)
             svc.engine.dispose()
+            if svc.read_engine is not None:
+                svc.read_engine.dispose()
 
     return lifespan
 

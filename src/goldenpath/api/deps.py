@@ -62,6 +62,8 @@ class Services:
 
     settings: Settings
     engine: Engine
+    #: PostgreSQL: the catalog's bounded read sessions (``store.engine.make_read_engine``)
+    read_engine: Engine | None
     catalog: CatalogService
     auth: AuthService
     metrics: ApiMetrics

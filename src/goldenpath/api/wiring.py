@@ -33,7 +33,7 @@ from goldenpath.scaffolder.service import ScaffolderService
 from goldenpath.secrets.service import SecretService
 from goldenpath.settings import Settings
 from goldenpath.store import migrate
-from goldenpath.store.engine import make_engine
+from goldenpath.store.engine import make_engine, make_read_engine
 
 __all__ = ["build_services"]
 
@@ -47,7 +47,8 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     """
     engine = make_engine(settings.effective_database_url)
     migrate.upgrade(engine)
-    catalog = CatalogService(engine=engine, settings=settings, clock=clock)
+    read_engine = make_read_engine(settings.effective_database_url)
+    catalog = CatalogService(engine=engine, settings=settings, clock=clock, read_engine=read_engine)
     auth = AuthService(engine=engine, clock=clock, user_exists=_user_exists(catalog))
     policy = PolicyService(engine=engine, settings=settings, clock=clock)
     secrets = SecretService(engine=engine, settings=settings, clock=clock)
@@ -84,6 +85,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     return Services(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
         catalog=catalog,
         auth=auth,
         metrics=ApiMetrics(_entity_counts(catalog)),

@@ -67,6 +67,8 @@ class PageReads:
     """Page and facet use cases over ``self.engine``, with the per-version cache."""
 
     engine: Engine
+    #: PostgreSQL: where ``try_*`` reads run (``store.engine.make_read_engine``); None: ``engine``
+    read_engine: Engine | None = None
     #: ``try_*`` budgets (class defaults :data:`FAST_LIMIT`, :data:`FAST_RELATIONS`)
     fast_limit: int = FAST_LIMIT
     fast_relations: int = FAST_RELATIONS
@@ -106,16 +108,19 @@ class PageReads:
 
     @contextmanager
     def _connect(self, *, fast: bool) -> Iterator[Connection]:
-        """A connection; ``fast``: an idle pooled one (never wait for the pool) whose lock
+        """A connection; ``fast``: from ``read_engine`` when there is one (its sessions are
+        bounded), else an idle pooled one (never wait for the pool); either way its lock
         waits and statements are bounded (``compiled.bounded_waits``).
 
         Raises:
             compiled.Contended: ``fast`` and no idle connection, or a bound was hit.
         """
-        pool = self.engine.pool
-        if fast and isinstance(pool, QueuePool) and pool.checkedin() == 0:
+        engine = self.read_engine if fast and self.read_engine is not None else self.engine
+        pool = engine.pool
+        shared = fast and engine is self.engine  # worker threads may hold all of its pool
+        if shared and isinstance(pool, QueuePool) and pool.checkedin() == 0:
             raise compiled.Contended("no idle database connection")
-        with self.engine.connect() as conn:
+        with engine.connect() as conn:
             if fast:
                 with compiled.bounded_waits(conn):
                     yield conn
@@ -269,11 +274,10 @@ class PageReads:
         it matches few entities (their sorted refs are the count); None otherwise."""
         if self._peek(version, ("count", flt, None)) is not None:
             return None
-        refs = pages.small_set(conn, flt)
-        if refs is None:
-            return None
-        self._remember(version, ("count", flt, None), len(refs))
-        return pages.page_of_refs(conn, refs, limit)
+        page = pages.first_page_of_small_set(conn, flt, limit)
+        if page is not None:
+            self._remember(version, ("count", flt, None), page.total_items)
+        return page
 
     def _count(self, conn: Connection, version: int, flt: qf.FilterSet, text: str | None) -> int:
         """``count_matching``, cached until the catalog's next write."""

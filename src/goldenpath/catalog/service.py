@@ -66,6 +66,9 @@ class CatalogService(CatalogReads):
             just :class:`CatalogSettings` (then pass ``home``).
         home: data directory; git checkouts go to ``<home>/cache/git``.
         clock: returns the current UTC time (tests inject one to age orphans).
+        read_engine: PostgreSQL: an engine of bounded autocommit sessions on the same
+            database (``goldenpath.store.engine.make_read_engine``) for the reads the API
+            answers on its event loop; the caller disposes it. None: ``engine`` serves them.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class CatalogService(CatalogReads):
         settings: Settings | CatalogSettings,
         home: Path | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        read_engine: Engine | None = None,
     ) -> None:
         if isinstance(settings, Settings):
             home = home or settings.home
@@ -82,6 +86,7 @@ class CatalogService(CatalogReads):
         if home is None:
             raise InvalidInput("CatalogService needs the data directory: pass home=")
         self.engine = engine
+        self.read_engine = read_engine
         self.settings = settings
         self.clock = clock
         self.cache_dir = home / "cache" / "git"

@@ -24,6 +24,8 @@ from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from goldenpath.store.engine import BOUNDED_SESSION, READ_LOCK_TIMEOUT_MS, READ_STATEMENT_TIMEOUT_MS
+
 __all__ = [
     "IN_MAX",
     "Contended",
@@ -139,32 +141,34 @@ class Contended(Exception):
 
 
 @contextmanager
-def bounded_waits(
-    conn: Connection, *, lock_ms: int = 100, statement_ms: int = 500
-) -> Iterator[None]:
+def bounded_waits(conn: Connection) -> Iterator[None]:
     """Bound how long the statements run in the block may wait or run.
 
-    PostgreSQL: ``lock_timeout`` and ``statement_timeout`` for the rest of the transaction
-    (a bulk load holds exclusive locks while it rebuilds indexes); an expiry raises
-    :class:`Contended` and leaves the transaction aborted (the pool rolls it back).
+    PostgreSQL: ``lock_timeout`` and ``statement_timeout`` (``store.engine``'s
+    ``READ_LOCK_TIMEOUT_MS``, ``READ_STATEMENT_TIMEOUT_MS``: a bulk load holds exclusive
+    locks while it rebuilds indexes). A read engine's connections carry them for their whole
+    session (``store.engine.make_read_engine``); others get them for the rest of the
+    transaction (``SET LOCAL``). An expiry raises :class:`Contended`, as does a lost
+    connection (the pool discards it when its reset fails; the caller's slow path pings).
     SQLite: nothing to do — WAL readers read their snapshot and never wait for a writer.
 
     Raises:
-        Contended: a lock wait or a statement hit its limit.
+        Contended: a lock wait or a statement hit its limit, or the connection broke.
     """
     if conn.dialect.name != "postgresql":
         yield
         return
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cursor:  # set_config(…, true) is SET LOCAL, in one statement
-        cursor.execute(
-            "SELECT set_config('lock_timeout', %s, true),"
-            " set_config('statement_timeout', %s, true)",
-            (str(int(lock_ms)), str(int(statement_ms))),
-        )
+    if not conn.connection.info.get(BOUNDED_SESSION):
+        with raw.cursor() as cursor:  # set_config(…, true) is SET LOCAL, in one statement
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                (str(READ_LOCK_TIMEOUT_MS), str(READ_STATEMENT_TIMEOUT_MS)),
+            )
     dbapi = conn.dialect.loaded_dbapi
     try:
         yield
-    except dbapi.OperationalError as e:  # lock_not_available, query_canceled
+    except dbapi.OperationalError as e:  # lock_not_available, query_canceled, a lost server
         raise Contended(str(e)) from e

@@ -54,11 +54,10 @@ __all__ = [
     "bounded",
     "count_matching",
     "documents",
-    "page_of_refs",
+    "first_page_of_small_set",
     "query_page",
     "scope_filter",
     "single_kind",
-    "small_set",
     "walk_rows",
     "where_clause",
 ]
@@ -377,15 +376,44 @@ def _window(conn: Connection, kind: str | None, last: str | None, size: int) -> 
     return [r[0] for r in compiled.fetch(conn, stmt, params)]
 
 
-def small_set(conn: Connection, filters: FilterSet) -> list[str] | None:
-    """Every ref matching ``filters`` in ref order when there are at most ``SMALL_SET_MAX``,
-    else None: one query gives a sparse filter's first page and its ``totalItems``."""
-    refs = _refs(conn, filters, None, SMALL_SET_MAX + 1, None)
-    return None if len(refs) > SMALL_SET_MAX else refs
+def first_page_of_small_set(conn: Connection, filters: FilterSet, limit: int) -> Page | None:
+    """The first page of a filter with at most :data:`SMALL_SET_MAX` matches, with its
+    ``totalItems``, in one statement; None when it has more.
 
+    At most ``SMALL_SET_MAX + 1`` matching refs are collected, unsorted (the work stays
+    bounded however many match: sorting every match of a dense filter first cost ~220 ms at
+    100k), then counted and numbered by window functions, and only the first ``limit`` rows
+    are read: one round trip where collecting the sorted refs, then reading the page's
+    documents, took two.
+    """
+    shape = shape_of(filters, None)
+    dialect = conn.dialect.name
 
-def page_of_refs(conn: Connection, refs: Sequence[str], limit: int) -> Page:
-    """The first page of ``refs`` (all the matches, in ref order), from :func:`small_set`."""
-    rows = documents(conn, refs[:limit])
-    last = (None, rows[-1][0]) if len(refs) > limit and rows else None
-    return Page(rows, len(refs), last)
+    def build() -> sa.Select[Any]:
+        refs = (
+            sa.select(E.entity_ref)
+            .where(clause(dialect, shape))
+            .limit(sa.bindparam("n", type_=sa.Integer))
+            .subquery()
+        )
+        ranked = sa.select(
+            refs.c.entity_ref,
+            sa.func.count().over().label("total"),
+            sa.func.row_number().over(order_by=refs.c.entity_ref).label("position"),
+        ).subquery()
+        return (
+            sa.select(*ROW_COLUMNS, ranked.c.total)
+            .join_from(catalog_entities, ranked, ranked.c.entity_ref == E.entity_ref)
+            .where(ranked.c.position <= sa.bindparam("page", type_=sa.Integer))
+            .order_by(E.entity_ref)
+        )
+
+    stmt = compiled.statement(conn, ("small-first-page", shape), build)
+    params = params_of(filters, None, dialect) | {"n": SMALL_SET_MAX + 1, "page": limit}
+    found = compiled.fetch(conn, stmt, params)
+    total = int(found[0][3]) if found else 0
+    if total > SMALL_SET_MAX:
+        return None
+    rows: list[Row] = [(r[0], r[1], r[2]) for r in found]
+    last = (None, rows[-1][0]) if total > limit else None
+    return Page(rows, total, last)
