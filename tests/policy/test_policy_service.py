@@ -121,6 +121,36 @@ def test_custom_files_add_rules_and_a_same_named_file_overrides_a_builtin(tmp_pa
     assert many.warnings[0].message == "6 replicas cost money"
 
 
+def test_rule_outputs_become_rule_message_and_fix(tmp_path: Path) -> None:
+    """Strings ``rule-id: message — fix: how`` (fix optional), objects, and anything else as
+    the message of rule ``policy``."""
+    write(
+        tmp_path / "home" / "policies",
+        "shapes.rego",
+        """
+        package goldenpath.shapes
+
+        import rego.v1
+
+        deny contains "cost-cap: 6 replicas — fix: use 4 — fix: or ask" if input.x == 1
+        deny contains "cost-note: no fix given" if input.x == 1
+        deny contains "Not An Id: free text" if input.x == 1
+        deny contains "plain text without a rule" if input.x == 1
+        deny contains {"rule": "obj-rule", "message": "as an object", "fix": "f"} if input.x == 1
+        """,
+    )
+    policy = make_policy(tmp_path)
+    decision = policy.check("deploy", {"x": 1}, actor="a", subject="s", record=False)
+    found = {(v.rule, v.message, v.fix) for v in decision.denials}
+    assert {
+        ("cost-cap", "6 replicas", "use 4 — fix: or ask"),
+        ("cost-note", "no fix given", ""),
+        ("policy", "Not An Id: free text", ""),
+        ("policy", "plain text without a rule", ""),
+        ("obj-rule", "as an object", "f"),
+    } <= found
+
+
 @pytest.mark.parametrize(
     ("text", "position", "message"),
     [
