@@ -119,3 +119,19 @@ def test_reads_keep_their_prepared_statements(served: CatalogService) -> None:
             prepared = conn.execute(sa.text("SELECT statement FROM pg_prepared_statements"))
             statements = [s.lower() for s in prepared.scalars()]
         assert any("catalog_state" in s for s in statements), engine
+
+
+def test_a_fast_read_never_waits_for_a_pooled_connection(served: CatalogService) -> None:
+    """With every connection it may use busy (worker threads, other readers), the event
+    loop's read declines at once instead of waiting for one to come back."""
+    engine = served.read_engine or served.engine
+    busy = 10 if served.read_engine is not None else engine.pool.checkedin()  # type: ignore[attr-defined]
+    held = [engine.connect() for _ in range(busy)]
+    try:
+        assert _in_thread(lambda: served.try_query_entities_json(filters=FILTER, limit=5)) is None
+        assert _in_thread(lambda: served.try_get_entity_json_by_ref(REF)) is None
+    finally:
+        for conn in held:
+            conn.close()
+    page = served.try_query_entities_json(filters=FILTER, limit=5)
+    assert page is not None and page.total_items == 15

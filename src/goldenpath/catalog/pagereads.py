@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool
 
 from goldenpath.catalog import filters as qf
@@ -113,14 +114,19 @@ class PageReads:
         waits and statements are bounded (``compiled.bounded_waits``).
 
         Raises:
-            compiled.Contended: ``fast`` and no idle connection, or a bound was hit.
+            compiled.Contended: ``fast`` and no connection to be had at once, or a bound
+                was hit.
         """
         engine = self.read_engine if fast and self.read_engine is not None else self.engine
         pool = engine.pool
         shared = fast and engine is self.engine  # worker threads may hold all of its pool
         if shared and isinstance(pool, QueuePool) and pool.checkedin() == 0:
             raise compiled.Contended("no idle database connection")
-        with engine.connect() as conn:
+        try:
+            connection = engine.connect()
+        except sa_exc.TimeoutError as e:  # the read engine's pool is full (it never waits)
+            raise compiled.Contended("no database connection free") from e
+        with connection as conn:
             if fast:
                 with compiled.bounded_waits(conn):
                     yield conn

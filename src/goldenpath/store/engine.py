@@ -100,7 +100,8 @@ def make_read_engine(url: str) -> Engine | None:
     trips, each of which cost 0.15-0.4 ms of a 3 ms page under load (py-spy, 100k entities).
     Under PostgreSQL's default isolation (read committed) every statement takes its own
     snapshot inside a transaction as well, so dropping it changes no answer. The pool never
-    makes a caller wait (no overflow limit): its readers run on the event loop, one at a time.
+    makes a caller wait: past 2 + 8 connections a checkout fails at once (SQLAlchemy's
+    ``TimeoutError``), and the read declines.
     """
     url = _normalise(url)
     parsed = make_url(url)
@@ -118,7 +119,8 @@ def make_read_engine(url: str) -> Engine | None:
         url,
         isolation_level="AUTOCOMMIT",
         pool_size=2,
-        max_overflow=-1,
+        max_overflow=8,
+        pool_timeout=0,
         pool_use_lifo=True,
         connect_args=connect_args,
     )
