@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from goldenpath.catalog.service import CatalogService
 from goldenpath.settings import Settings
+from goldenpath.store import engine as engine_module
 from goldenpath.store.engine import make_read_engine
 
 pytestmark = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
@@ -104,6 +105,24 @@ def test_fast_reads_recover_when_the_server_drops_their_connections(
     again = served.try_query_entities_json(filters=FILTER, limit=5)
     assert again is not None and again.total_items == 15
     assert served.try_get_entity_json_by_ref(REF) is not None
+
+
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
+    served: CatalogService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection idle past ``READ_PING_AFTER_S`` (here: any) is pinged first, so
+    the first read after a database restart in a quiet period is still a fast one."""
+    monkeypatch.setattr(engine_module, "READ_PING_AFTER_S", 0.0)
+    with served.engine.connect() as admin:
+        admin.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        admin.commit()
+    page = served.try_query_entities_json(filters=FILTER, limit=5)
+    assert page is not None and page.total_items == 15
 
 
 def test_reads_keep_their_prepared_statements(served: CatalogService) -> None:

@@ -232,23 +232,6 @@ def _refs_params(
     return params
 
 
-def _refs(
-    conn: Connection, filters: FilterSet, full_text: str | None, n: int, after: Cursor | None
-) -> list[str]:
-    """The first ``n`` matching refs after the cursor, in ref order (set plan; refs only)."""
-    shape = shape_of(filters, full_text)
-    dialect = conn.dialect.name
-    stmt = compiled.statement(
-        conn,
-        ("refs", shape, after is not None),
-        partial(_refs_select, dialect, shape, after is not None),
-    )
-    return [
-        r[0]
-        for r in compiled.fetch(conn, stmt, _refs_params(filters, full_text, dialect, n, after))
-    ]
-
-
 def _set_rows(
     conn: Connection, filters: FilterSet, full_text: str | None, n: int, after: Cursor | None
 ) -> list[Row]:
