@@ -5,9 +5,10 @@ One JSON file per process under ``<home>/run/pids/<pid>.json``::
     {"pid": 4242, "role": "server", "create_time": 1732245600.12,
      "cmdline": ["/…/python", "-m", "goldenpath.cli", "server"], "registered_at": 1732245600.5}
 
-``create_time`` is the kernel's process start time (``psutil.Process.create_time()``, seconds
-since the epoch). A record only matches a live process when the PID exists AND its start time
-is the recorded one, so a PID the OS has reused for an unrelated process is never signalled.
+``started`` is the kernel's process start time in seconds after boot (:func:`started_after_boot`)
+and ``create_time`` the same instant in seconds since the epoch (``psutil``, for people). A
+record only matches a live process when the PID exists AND its start time is the recorded one,
+so a PID the OS has reused for an unrelated process is never signalled.
 The server registers itself; later features (local runtime processes) add their own records
 with :func:`register`, and ``platform server stop --all`` stops everything listed here.
 
@@ -36,11 +37,16 @@ __all__ = [
     "read_all",
     "register",
     "registry_dir",
+    "started_after_boot",
     "terminate",
     "unregister",
 ]
 
-_CREATE_TIME_TOLERANCE = 0.05  # seconds; create_time is derived from clock ticks
+#: start times are whole clock ticks (1/100 s), so two readings of one process agree exactly
+_START_TOLERANCE = 0.05
+#: records written before ``started`` existed compare ``create_time`` (wall-clock based)
+_CREATE_TIME_TOLERANCE = 0.05
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,33 @@ class ProcessRecord:
     create_time: float
     cmdline: list[str] = field(default_factory=list)
     registered_at: float = 0.0
+    #: seconds after boot (:func:`started_after_boot`); None in records of older versions
+    started: float | None = None
+
+
+def started_after_boot(pid: int) -> float:
+    """When ``pid`` started, in seconds after boot: the kernel's start time in clock ticks
+    (``/proc/<pid>/stat``), which no change of the wall clock moves.
+
+    ``psutil.Process.create_time()`` adds ``/proc/stat``'s ``btime`` to it — whole seconds
+    the kernel derives from the wall clock at each read — so any step of the wall clock (NTP,
+    a virtual machine resumed after a pause) moved every recorded start time, and every
+    recorded process looked like a reused PID: twice in one CI run a live supervisord, its
+    command line matching, was refused as "not ours"; a live lease holder would have been
+    taken for dead.
+
+    Raises:
+        psutil.NoSuchProcess: there is no such process.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        raise psutil.NoSuchProcess(pid) from None
+    except OSError:  # no procfs: psutil's reading, wall clock included
+        return psutil.Process(pid).create_time() - psutil.boot_time()
+    # fields after "pid (comm) ": state is field 3, starttime field 22
+    return int(stat[stat.rindex(b")") + 2 :].split()[19]) / _CLOCK_TICKS
 
 
 def registry_dir(run_dir: Path) -> Path:
@@ -77,6 +110,7 @@ def register(run_dir: Path, pid: int, *, role: str) -> ProcessRecord:
         create_time=proc.create_time(),
         cmdline=_cmdline(proc),
         registered_at=time.time(),
+        started=started_after_boot(pid),
     )
     folder = registry_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -109,7 +143,10 @@ def live_process(record: ProcessRecord) -> psutil.Process | None:
     """The live process ``record`` describes, or None when it exited or its PID was reused."""
     try:
         proc = psutil.Process(record.pid)
-        if abs(proc.create_time() - record.create_time) > _CREATE_TIME_TOLERANCE:
+        if record.started is not None:
+            if abs(started_after_boot(record.pid) - record.started) > _START_TOLERANCE:
+                return None
+        elif abs(proc.create_time() - record.create_time) > _CREATE_TIME_TOLERANCE:
             return None
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
@@ -186,7 +223,7 @@ def holder_id() -> str:
     """A lease holder id for this process: ``<host>:<pid>:<start time>:<random>`` — unique,
     and enough for :func:`holder_gone` to tell whether the process still runs."""
     pid = os.getpid()
-    started = psutil.Process(pid).create_time()
+    started = started_after_boot(pid)
     return f"{socket.gethostname()}:{pid}:{started!r}:{uuid.uuid4().hex[:8]}"
 
 
@@ -198,7 +235,9 @@ def holder_gone(holder: str) -> bool:
     if host != socket.gethostname() or len(parts) != 3:
         return False
     try:
-        record = ProcessRecord(pid=int(parts[0]), role="server", create_time=float(parts[1]))
+        record = ProcessRecord(
+            pid=int(parts[0]), role="server", create_time=0.0, started=float(parts[1])
+        )
     except ValueError:
         return False
     return not is_alive(record)

@@ -42,7 +42,10 @@ def test_register_then_terminate_stops_the_process(
 def test_a_reused_pid_is_never_signalled(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
     record = pids.register(tmp_path, sleeper.pid, role="server")
     # Same PID, different start time: what a record looks like after the OS reused the PID.
-    stale = dataclasses.replace(record, create_time=record.create_time - 3600)
+    assert record.started is not None
+    stale = dataclasses.replace(
+        record, started=record.started - 3600, create_time=record.create_time - 3600
+    )
     assert not pids.is_alive(stale)
     assert pids.terminate(stale, timeout=1) is False
     assert psutil.pid_exists(sleeper.pid) and sleeper.poll() is None
@@ -82,3 +85,22 @@ def test_unregister_and_unreadable_records(
     pids.unregister(tmp_path, sleeper.pid)
     pids.unregister(tmp_path, sleeper.pid)
     assert pids.read_all(tmp_path) == []
+
+
+def test_records_and_lease_holders_survive_a_step_of_the_wall_clock(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/proc/stat``'s boot time is derived from the wall clock: a step of the clock (NTP, a
+    resumed virtual machine) shifts every psutil start time. A live process must still be
+    recognised, and a live lease holder must not look dead."""
+    record = pids.register(tmp_path, sleeper.pid, role="supervisord")
+    holder = pids.holder_id()
+    boot = psutil.boot_time()
+    # what psutil adds to every start time (its platform module reads /proc/stat)
+    monkeypatch.setattr(psutil._psplatform, "boot_time", lambda: boot + 1.0)
+    assert psutil.Process(sleeper.pid).create_time() != record.create_time  # the shift
+    assert pids.is_alive(record)
+    assert not pids.holder_gone(holder)
+    # a record of an older version (no boot-relative start) still uses the wall clock
+    legacy = dataclasses.replace(record, started=None)
+    assert not pids.is_alive(legacy)

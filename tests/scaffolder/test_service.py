@@ -14,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from goldenpath import processes
 from goldenpath.catalog.service import CatalogService
 from goldenpath.errors import Conflict, Forbidden, InvalidInput, NotFound
 from goldenpath.scaffolder import taskstore
@@ -252,7 +252,7 @@ def test_task_timeout_fails_the_task(
 
 def _dead_holder() -> str:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    started = psutil.Process(proc.pid).create_time()
+    started = processes.started_after_boot(proc.pid)
     proc.wait()
     return f"{socket.gethostname()}:{proc.pid}:{started!r}:dead"
 

@@ -517,7 +517,10 @@ class Process:
         if record is None:
             with contextlib.suppress(psutil.Error):
                 record = processes.ProcessRecord(
-                    pid=pid, role="router", create_time=psutil.Process(pid).create_time()
+                    pid=pid,
+                    role="router",
+                    create_time=psutil.Process(pid).create_time(),
+                    started=processes.started_after_boot(pid),
                 )
         if record is not None:
             processes.terminate(record, timeout=5.0)
