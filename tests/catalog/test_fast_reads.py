@@ -85,12 +85,9 @@ def test_a_fast_read_declines_while_a_bulk_load_holds_the_table(served: CatalogS
     assert after is not None and after.total_items == 15
 
 
-def test_fast_reads_recover_when_the_server_drops_their_connections(
-    served: CatalogService,
-) -> None:
-    """Every session of the database is terminated (a restart, a failover): the next request
-    still answers, and the one after it is again a fast read."""
-    with served.engine.connect() as admin:
+def _terminate_other_sessions(engine: Engine) -> None:
+    """What a database restart or failover does to every pooled connection."""
+    with engine.connect() as admin:
         admin.execute(
             sa.text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -98,6 +95,14 @@ def test_fast_reads_recover_when_the_server_drops_their_connections(
             )
         )
         admin.commit()
+
+
+def test_fast_reads_recover_when_the_server_drops_their_connections(
+    served: CatalogService,
+) -> None:
+    """Every session of the database is terminated (a restart, a failover): the next request
+    still answers, and the one after it is again a fast read."""
+    _terminate_other_sessions(served.engine)
     page = served.try_query_entities_json(filters=FILTER, limit=5)
     if page is None:  # what the API does when the fast read declines
         page = served.query_entities_json(filters=FILTER, limit=5)
@@ -113,14 +118,7 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
     """A pooled connection idle past ``READ_PING_AFTER_S`` (here: any) is pinged first, so
     the first read after a database restart in a quiet period is still a fast one."""
     monkeypatch.setattr(engine_module, "READ_PING_AFTER_S", 0.0)
-    with served.engine.connect() as admin:
-        admin.execute(
-            sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
-        admin.commit()
+    _terminate_other_sessions(served.engine)
     page = served.try_query_entities_json(filters=FILTER, limit=5)
     assert page is not None and page.total_items == 15
 

@@ -280,7 +280,7 @@ def test_fast_pages_choose_their_plan_knowing_the_kinds_size(
     def no_set_plan(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the set plan was used where the walk reads fewer rows")
 
-    monkeypatch.setattr(pages, "_refs", no_set_plan)
+    monkeypatch.setattr(pages, "first_page_of_small_set", no_set_plan)
     monkeypatch.setattr(pages, "_set_rows", no_set_plan)
     _same_page(filled.try_query_entities_json(filters=flt, limit=2), plain)
     _same_page(first, plain)
