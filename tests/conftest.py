@@ -104,12 +104,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _processes_under(root: str) -> list[psutil.Process]:
-    """Live processes (not this one) whose command line names a path below ``root``."""
+    """Live processes (not this one) whose command line or environment names a path below
+    ``root`` — a ``platform server`` started by a CLI test has its data directory only in
+    ``GOLDENPATH_HOME``."""
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.pid == os.getpid():
+            continue
         cmdline = proc.info.get("cmdline") or []
-        if proc.pid != os.getpid() and any(root in part for part in cmdline):
+        if any(root in part for part in cmdline):
             found.append(proc)
+            continue
+        with contextlib.suppress(psutil.Error):
+            if any(root in value for value in proc.environ().values()):
+                found.append(proc)
     return found
 
 
@@ -118,8 +126,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a test left a process behind (a server, supervisord, a replica…).
 
     Runs once, in the controller (after every xdist worker has torn down): any process
-    whose command line still names a path below the session's temporary directory is a
-    leak. They get 10 s to finish exiting, then are killed and listed, and the run fails.
+    whose command line or environment still names a path below the session's temporary
+    directory is a leak. They get 10 s to finish exiting, then are killed and listed, and
+    the run fails.
     """
     if hasattr(session.config, "workerinput"):
         return
