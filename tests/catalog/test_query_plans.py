@@ -268,7 +268,7 @@ def test_a_walk_probes_its_window_even_with_a_generic_plan(
     filled: CatalogService, flt: list[str]
 ) -> None:
     """Walks are prepared statements; a generic plan that turned the probes into a semi-join
-    over the condition's index read every matching row of the catalog (~270 ms at 100k)."""
+    over the condition's index read every matching row of the catalog (253 ms at 100k)."""
     parsed = qf.parse_filters(flt)
     params = where.params_of(parsed, None, "postgresql") | {
         "lo": "component:default/comp-010",

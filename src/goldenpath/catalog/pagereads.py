@@ -27,7 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool
 
 from goldenpath.catalog import filters as qf
-from goldenpath.catalog.store import compiled, pages, queries
+from goldenpath.catalog.store import compiled, pages, queries, stitch
 from goldenpath.errors import InvalidInput
 
 __all__ = [
@@ -232,8 +232,8 @@ class PageReads:
                 if page is None:
                     return None
                 budget = self.fast_relations if fast else None
-                docs = queries.stitch_json(conn, page.rows, max_relations=budget)
-        except (queries.TooManyRelations, compiled.Contended):
+                docs = stitch.stitch_json(conn, page.rows, max_relations=budget)
+        except (stitch.TooManyRelations, compiled.Contended):
             return None
         next_cursor = None
         if page.last is not None:

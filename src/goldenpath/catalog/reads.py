@@ -96,7 +96,7 @@ class CatalogReads(PageReads):
         try:
             with self._connect(fast=max_relations is not None) as conn:
                 found = get(conn, key, max_relations=max_relations)
-        except (queries.TooManyRelations, compiled.Contended):
+        except (stitch.TooManyRelations, compiled.Contended):
             return None
         if found is None:
             raise NotFound(missing)

@@ -42,7 +42,14 @@ from sqlalchemy import ColumnElement, Connection
 from goldenpath.catalog.filters import Condition, Cursor, FilterSet, Order
 from goldenpath.catalog.store import compiled
 from goldenpath.catalog.store.tables import catalog_entities, catalog_search
-from goldenpath.catalog.store.where import COLUMNS, clause, params_of, shape_of, where_clause
+from goldenpath.catalog.store.where import (
+    COLUMNS,
+    Shape,
+    clause,
+    params_of,
+    shape_of,
+    where_clause,
+)
 
 __all__ = [
     "ROW_COLUMNS",
@@ -216,40 +223,32 @@ def scope_filter(filters: FilterSet) -> FilterSet:
     return ((Condition("kind", (kind,)),),) if kind else ()
 
 
-def _refs_select(dialect: str, shape: Any, after: bool) -> sa.Select[Any]:
-    stmt = sa.select(E.entity_ref).where(clause(dialect, shape))
-    if after:
-        stmt = stmt.where(E.entity_ref > sa.bindparam("after", type_=sa.String))
-    return stmt.order_by(E.entity_ref).limit(sa.bindparam("n", type_=sa.Integer))
-
-
-def _refs_params(
-    filters: FilterSet, full_text: str | None, dialect: str, n: int, after: Cursor | None
-) -> dict[str, Any]:
-    params = params_of(filters, full_text, dialect) | {"n": n}
-    if after is not None:
-        params["after"] = after.last_ref
-    return params
-
-
 def _set_rows(
     conn: Connection, filters: FilterSet, full_text: str | None, n: int, after: Cursor | None
 ) -> list[Row]:
-    """:func:`_refs`' entities in one statement: the refs are sorted in a sub-select, alone,
-    and only the page's rows are read (one round trip fewer than refs, then documents)."""
+    """The first ``n`` matches after the cursor in one statement: their refs are sorted in a
+    sub-select, alone, and only those rows are read (one round trip fewer than refs, then
+    documents)."""
     shape = shape_of(filters, full_text)
     dialect = conn.dialect.name
 
     def build() -> sa.Select[Any]:
-        refs = _refs_select(dialect, shape, after is not None).subquery()
+        refs = sa.select(E.entity_ref).where(clause(dialect, shape))
+        if after is not None:
+            refs = refs.where(E.entity_ref > sa.bindparam("after", type_=sa.String))
+        window = refs.order_by(E.entity_ref).limit(sa.bindparam("n", type_=sa.Integer))
+        page = window.subquery()
         return (
             sa.select(*ROW_COLUMNS)
-            .where(E.entity_ref.in_(sa.select(refs.c.entity_ref)))
+            .where(E.entity_ref.in_(sa.select(page.c.entity_ref)))
             .order_by(E.entity_ref)
         )
 
     stmt = compiled.statement(conn, ("set-rows", shape, after is not None), build)
-    return list(compiled.fetch(conn, stmt, _refs_params(filters, full_text, dialect, n, after)))
+    params = params_of(filters, full_text, dialect) | {"n": n}
+    if after is not None:
+        params["after"] = after.last_ref
+    return list(compiled.fetch(conn, stmt, params))
 
 
 def _sorted_keys(
@@ -328,7 +327,7 @@ def _walk(
     return found
 
 
-def walk_rows(dialect: str, shape: Any) -> sa.Select[Any]:
+def walk_rows(dialect: str, shape: Shape) -> sa.Select[Any]:
     """A walk's statement: the first ``:n`` rows between refs ``:lo`` and ``:hi`` (one window
     of the ref index) that pass the filter's per-row probes, in ref order."""
     return (

@@ -28,7 +28,7 @@ from goldenpath.catalog.store.pages import (
     documents,
     query_page,
 )
-from goldenpath.catalog.store.stitch import TooManyRelations, stitch_json
+from goldenpath.catalog.store.stitch import stitch_json
 from goldenpath.catalog.store.tables import (
     catalog_entities,
     catalog_errors,
@@ -40,7 +40,6 @@ from goldenpath.catalog.store.where import where_clause
 
 __all__ = [
     "Page",
-    "TooManyRelations",
     "count_matching",
     "dangling_relations",
     "entities_by_refs",
@@ -53,7 +52,6 @@ __all__ = [
     "list_errors",
     "parent_ref_of",
     "query_page",
-    "stitch_json",
     "version",
 ]
 
@@ -72,7 +70,7 @@ def entity_json_by_ref(
     """The JSON document of the entity with lower-cased ref ``ref``, or ``None``.
 
     Raises:
-        TooManyRelations: the entity has more than ``max_relations`` relation rows.
+        stitch.TooManyRelations: the entity has more than ``max_relations`` relation rows.
     """
     stmt = compiled.statement(conn, ("entity-by", "entity_ref"), partial(_one_by, "entity_ref"))
     rows = compiled.fetch(conn, stmt, {"key": ref})
@@ -85,7 +83,7 @@ def entity_json_by_uid(
     """The JSON document of the entity whose ``metadata.uid`` is ``uid``, or ``None``.
 
     Raises:
-        TooManyRelations: the entity has more than ``max_relations`` relation rows.
+        stitch.TooManyRelations: the entity has more than ``max_relations`` relation rows.
     """
     stmt = compiled.statement(conn, ("entity-by", "entity_id"), partial(_one_by, "entity_id"))
     rows = compiled.fetch(conn, stmt, {"key": uid})
