@@ -39,6 +39,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from goldenpath.store.engine import make_engine
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import catalog_gen
@@ -91,10 +93,7 @@ def _settle(database_url: str) -> None:
     ~0.7 GB of dirty pages (``/proc/meminfo``), which the kernel would otherwise write back
     about 30 s later, in the middle of the read scenarios."""
     if database_url.startswith("postgresql"):
-        engine = sa.create_engine(
-            database_url.replace("postgresql://", "postgresql+psycopg://", 1),
-            isolation_level="AUTOCOMMIT",
-        )
+        engine = make_engine(database_url, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
                 conn.exec_driver_sql("CHECKPOINT")
