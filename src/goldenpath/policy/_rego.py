@@ -74,31 +74,46 @@ def compile_error(error: str, sources: Mapping[str, str], fallback_file: str) ->
     )
 
 
+# the input builders, bound once: each node of the input is one call (~0.7 µs each)
+_STRING, _ITEM, _OBJECT, _ARRAY = (
+    _lib.regoInputString,
+    _lib.regoInputObjectItem,
+    _lib.regoInputObject,
+    _lib.regoInputArray,
+)
+_BOOLEAN, _INT, _FLOAT, _NULL = (
+    _lib.regoInputBoolean,
+    _lib.regoInputInt,
+    _lib.regoInputFloat,
+    _lib.regoInputNull,
+)
+
+
 def _add_value(handle: int, value: Any) -> None:
     kind = type(value)
     if kind is str:
-        _lib.regoInputString(handle, value.encode("utf-8"))
+        _STRING(handle, value.encode("utf-8"))
     elif kind is dict:
         for key, item in value.items():
-            _lib.regoInputString(handle, str(key).encode("utf-8"))
+            _STRING(handle, (key if type(key) is str else str(key)).encode("utf-8"))
             _add_value(handle, item)
-            _lib.regoInputObjectItem(handle)
-        _lib.regoInputObject(handle, len(value))
+            _ITEM(handle)
+        _OBJECT(handle, len(value))
     elif kind is list or kind is tuple:
         for item in value:
             _add_value(handle, item)
-        _lib.regoInputArray(handle, len(value))
+        _ARRAY(handle, len(value))
     elif kind is bool:
-        _lib.regoInputBoolean(handle, value)
+        _BOOLEAN(handle, value)
     elif kind is int:
         if -(2**63) <= value < 2**63:
-            _lib.regoInputInt(handle, value)
+            _INT(handle, value)
         else:  # rego-cpp integers are 64-bit; keep the magnitude rather than wrap around
-            _lib.regoInputFloat(handle, float(value))
+            _FLOAT(handle, float(value))
     elif kind is float:
-        _lib.regoInputFloat(handle, value)
+        _FLOAT(handle, value)
     elif value is None:
-        _lib.regoInputNull(handle)
+        _NULL(handle)
     elif isinstance(value, Mapping):
         _add_value(handle, dict(value))
     elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):

@@ -7,21 +7,15 @@ import rego.v1
 
 databases := {"postgres", "mysql", "mariadb", "mongodb"}
 
-deny contains v if {
-	input.action == "deploy"
-	input.environment.production == true
-	some r in input.service.resources
-	v := _no_backups(r)
-}
+# the resources a request asks for: a deploy's `service.resources`, a provision's `resource`
+_requested := input.service.resources if input.action == "deploy"
+
+_requested := [input.resource] if input.action == "provision"
 
 deny contains v if {
-	input.action == "provision"
 	input.environment.production == true
-	v := _no_backups(input.resource)
-}
-
-_no_backups(r) := v if {
-	r.type in databases
+	some r in _requested
 	object.get(r, "backups", false) != true
+	r.type in databases
 	v := sprintf("production-backups: %s database %s in %s has backups turned off — fix: set `backups: true` on the database (production databases are backed up)", [r.type, r.name, input.environment.name])
 }
