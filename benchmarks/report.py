@@ -47,6 +47,7 @@ def machine() -> dict[str, Any]:
         pass
     return {
         "nproc": os.cpu_count(),
+        "page_cache_reclaim": page_cache_reclaim(),
         "cpu": cpu,
         "ram_gib": ram_gib,
         "kernel": _platform_info.release(),
@@ -54,6 +55,37 @@ def machine() -> dict[str, Any]:
         # Other work on the machine skews latencies; the 1-minute load at the start says how much.
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
     }
+
+
+_DAMON = Path("/sys/kernel/mm/damon/admin/kdamonds")
+
+
+def page_cache_reclaim() -> str | None:
+    """What the kernel's DAMON (``kdamond``) does to idle page cache, when a running kdamond
+    has a ``pageout`` scheme: e.g. ``"DAMON pages out memory idle ≥ 60 s (≤ 128 MiB/s)"``;
+    None without one. Such a scheme evicts a store's file pages that no read touched for
+    that long, however much memory is free, so the next reads of them go to the disk."""
+    try:
+        for kdamond in sorted(_DAMON.glob("[0-9]*")):
+            if (kdamond / "state").read_text().strip() != "on":
+                continue
+            for context in sorted((kdamond / "contexts").glob("[0-9]*")):
+                aggr_us = int((context / "monitoring_attrs/intervals/aggr_us").read_text())
+                for scheme in sorted((context / "schemes").glob("[0-9]*")):
+                    if (scheme / "action").read_text().strip() != "pageout":
+                        continue
+                    age = int((scheme / "access_pattern/age/min").read_text())
+                    quota = int((scheme / "quotas/bytes").read_text())
+                    per_ms = int((scheme / "quotas/reset_interval_ms").read_text())
+                    rate = (
+                        f" (≤ {quota / 2**20 * 1000 / per_ms:.0f} MiB/s)"
+                        if quota and per_ms
+                        else ""
+                    )
+                    return f"DAMON pages out memory idle ≥ {age * aggr_us / 1e6:g} s{rate}"
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def sqlite_version() -> str:
@@ -96,7 +128,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"### {n:,} entities — {results['date']}",
         "",
         f"Machine: {m['nproc']} x {m['cpu']}, {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
-        f"Python {m['python']}, load {m.get('loadavg_1m_at_start', '?')} at start. "
+        f"Python {m['python']}, load {m.get('loadavg_1m_at_start', '?')} at start"
+        + (f"; {m['page_cache_reclaim']}" if m.get("page_cache_reclaim") else "")
+        + ". "
         f"Catalog: {n:,} entities in {results['catalog']['files']:,} files. "
         f"Command: `{results['command']}`",
         "",
@@ -151,9 +185,26 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['requests_per_scenario']:,} sequential requests per scenario over one "
         "keep-alive connection after 50 warm-up requests, "
         + " and ".join(sender.get(c, c) for c in sorted(clients))
-        + ".",
+        + ". "
+        + _prewarm_sentence(backends),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _prewarm_sentence(backends: dict[str, Any]) -> str:
+    warmed = {name: b.get("prewarm") for name, b in backends.items()}
+    done = [
+        f"{name} {w['mib']:,} MiB in {w['s']:g} s ({w['how']})" for name, w in warmed.items() if w
+    ]
+    cold = [name for name, w in warmed.items() if not w]
+    text = (
+        f"Store read into the page cache before the server started: {'; '.join(done)}."
+        if done
+        else ""
+    )
+    if cold:
+        text += f" Not prewarmed (cold page cache): {', '.join(cold)}."
+    return text.strip()
 
 
 def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
