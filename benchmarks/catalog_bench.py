@@ -6,7 +6,9 @@ For each backend (SQLite file, PostgreSQL):
    location through ``goldenpath.catalog.service.CatalogService`` (processing, storage,
    relations and search rows), then refreshes it once unchanged; it reports wall times and
    its peak memory (``getrusage``: itself and its worker processes);
-2. query: the real server (uvicorn on 127.0.0.1, a free port, refresh loop off) answers
+2. page cache: the ingest's writes flushed, then the store read into the kernel's page
+   cache (``--cold`` skips that; see :func:`_prewarm`);
+3. query: the real server (uvicorn on 127.0.0.1, a free port, refresh loop off) answers
    get-by-name, filtered pages of 50, deep cursor pages, full text and facets; each
    scenario is a bounded sequential loop over one keep-alive connection, reported as
    p50/p90/p99 in milliseconds, plus the server's peak memory.

@@ -32,7 +32,8 @@ BACKSTAGE = {
 
 
 def machine() -> dict[str, Any]:
-    """nproc, CPU model, RAM (GiB), kernel and Python of the machine running the benchmark."""
+    """nproc, CPU model, RAM (GiB), kernel, Python and page-cache reclaim
+    (:func:`page_cache_reclaim`) of the machine running the benchmark."""
     cpu = "unknown"
     ram_gib = None
     try:
