@@ -35,6 +35,7 @@ __all__ = [
     "is_alive",
     "live_process",
     "read_all",
+    "record_of",
     "register",
     "registry_dir",
     "started_after_boot",
@@ -92,6 +93,24 @@ def registry_dir(run_dir: Path) -> Path:
     return run_dir / "pids"
 
 
+def record_of(pid: int, *, role: str) -> ProcessRecord:
+    """The record of the live process ``pid`` (start times, command line), not written
+    anywhere: what :func:`register` stores, and what :func:`terminate` needs.
+
+    Raises:
+        psutil.NoSuchProcess: the process is already gone.
+    """
+    proc = psutil.Process(pid)
+    return ProcessRecord(
+        pid=pid,
+        role=role,
+        create_time=proc.create_time(),
+        cmdline=_cmdline(proc),
+        registered_at=time.time(),
+        started=started_after_boot(pid),
+    )
+
+
 def register(run_dir: Path, pid: int, *, role: str) -> ProcessRecord:
     """Record a running process so ``platform server stop --all`` can stop it later.
 
@@ -103,15 +122,7 @@ def register(run_dir: Path, pid: int, *, role: str) -> ProcessRecord:
     Raises:
         psutil.NoSuchProcess: the process is already gone.
     """
-    proc = psutil.Process(pid)
-    record = ProcessRecord(
-        pid=pid,
-        role=role,
-        create_time=proc.create_time(),
-        cmdline=_cmdline(proc),
-        registered_at=time.time(),
-        started=started_after_boot(pid),
-    )
+    record = record_of(pid, role=role)
     folder = registry_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = folder / f".{pid}.json.tmp"
@@ -235,9 +246,12 @@ def holder_gone(holder: str) -> bool:
     if host != socket.gethostname() or len(parts) != 3:
         return False
     try:
-        record = ProcessRecord(
-            pid=int(parts[0]), role="server", create_time=0.0, started=float(parts[1])
-        )
+        pid, started = int(parts[0]), float(parts[1])
     except ValueError:
         return False
+    if started > time.clock_gettime(time.CLOCK_BOOTTIME):
+        # an id of an older version: its start time is psutil's, seconds since the epoch
+        record = ProcessRecord(pid=pid, role="server", create_time=started)
+    else:
+        record = ProcessRecord(pid=pid, role="server", create_time=0.0, started=started)
     return not is_alive(record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import subprocess
 import sys
 import time
@@ -104,3 +105,14 @@ def test_records_and_lease_holders_survive_a_step_of_the_wall_clock(
     # a record of an older version (no boot-relative start) still uses the wall clock
     legacy = dataclasses.replace(record, started=None)
     assert not pids.is_alive(legacy)
+
+
+def test_a_lease_holder_id_of_an_older_version_is_judged_by_its_epoch_start_time(
+    sleeper: subprocess.Popen[bytes],
+) -> None:
+    """Older holder ids carry psutil's start time (seconds since the epoch): a live holder
+    must not be taken for dead, an exited one must be."""
+    host = socket.gethostname()
+    started = psutil.Process(sleeper.pid).create_time()
+    assert not pids.holder_gone(f"{host}:{sleeper.pid}:{started!r}:abcd1234")
+    assert pids.holder_gone(f"{host}:{sleeper.pid}:{started - 3600!r}:abcd1234")

@@ -516,12 +516,7 @@ class Process:
         record = next((r for r in processes.read_all(self.run_dir) if r.pid == pid), None)
         if record is None:
             with contextlib.suppress(psutil.Error):
-                record = processes.ProcessRecord(
-                    pid=pid,
-                    role="router",
-                    create_time=psutil.Process(pid).create_time(),
-                    started=processes.started_after_boot(pid),
-                )
+                record = processes.record_of(pid, role="router")
         if record is not None:
             processes.terminate(record, timeout=5.0)
         processes.unregister(self.run_dir, pid)
