@@ -271,13 +271,15 @@ def test_a_walk_probes_its_window_even_with_a_generic_plan(
     over the condition's index read every matching row of the catalog (253 ms at 100k)."""
     parsed = qf.parse_filters(flt)
     params = where.params_of(parsed, None, "postgresql") | {
-        "lo": "component:default/comp-010",
-        "hi": "component:default/comp-040",
+        "kind": "component",
+        "last": "component:default/comp-010",
+        "size": 30,
         "n": 8,
     }
+    shape = where.shape_of(parsed, None)
     with filled.engine.connect() as conn:
         plan = _generic_plan(
-            conn, pages.walk_rows("postgresql", where.shape_of(parsed, None)), params
+            conn, pages.walk_rows("postgresql", shape, kind=True, after=True), params
         )
     assert "subplan" in plan
     assert "semi join" not in plan and "hash" not in plan

@@ -304,37 +304,61 @@ def _walk(
     scope: int,
     kind: str | None,
 ) -> list[Row]:
-    """The first ``n`` matches after the cursor, reading the ref index in growing windows."""
+    """The first ``n`` matches after the cursor, reading the ref index in growing windows.
+
+    Each window is one statement (:func:`walk_rows`: the window's bounds are sub-selects);
+    only when a window holds too few matches is its end read, to go on from there.
+    """
     density = max(total / max(scope, 1), 1e-3)
     window = min(_WINDOW_MAX, max(2 * n, int(n / density * 1.5)))
     dialect = conn.dialect.name
     shape = shape_of(filters, None)
-    params = params_of(filters, None, dialect)
+    params = params_of(filters, None, dialect) | {"kind": kind}
     last = after.last_ref if after is not None else None
-    rows_stmt = compiled.statement(conn, ("walk-rows", shape), partial(walk_rows, dialect, shape))
     found: list[Any] = []
     while len(found) < n:
-        refs = _window(conn, kind, last, window)
-        if not refs:
-            break
-        found.extend(
-            compiled.fetch(
-                conn, rows_stmt, params | {"lo": refs[0], "hi": refs[-1], "n": n - len(found)}
-            )
+        args = params | {"last": last, "size": window, "n": n - len(found)}
+        key = ("walk-rows", shape, kind is not None, last is not None)
+        stmt = compiled.statement(
+            conn,
+            key,
+            partial(walk_rows, dialect, shape, kind=kind is not None, after=last is not None),
         )
-        last = refs[-1]
+        found.extend(compiled.fetch(conn, stmt, args))
+        if len(found) >= n:
+            break
+        last = _window_end(conn, kind, last, window)
+        if last is None:
+            break
         window = min(_WINDOW_MAX, window * 2)
     return found
 
 
-def walk_rows(dialect: str, shape: Shape) -> sa.Select[Any]:
-    """A walk's statement: the first ``:n`` rows between refs ``:lo`` and ``:hi`` (one window
-    of the ref index) that pass the filter's per-row probes, in ref order."""
+def _window_refs(*, kind: bool, after: bool) -> sa.Select[Any]:
+    """The refs (of ``:kind`` when ``kind``) after ``:last`` (when ``after``), in ref order."""
+    stmt = sa.select(E.entity_ref)
+    if kind:
+        stmt = stmt.where(E.kind == sa.bindparam("kind", type_=sa.String))
+    if after:
+        stmt = stmt.where(E.entity_ref > sa.bindparam("last", type_=sa.String))
+    return stmt.order_by(E.entity_ref)
+
+
+def walk_rows(dialect: str, shape: Shape, *, kind: bool, after: bool) -> sa.Select[Any]:
+    """A walk's statement: the first ``:n`` rows of one window of the ref index — the next
+    ``:size`` refs (of ``:kind`` when ``kind``) after ``:last`` (when ``after``) — that pass
+    the filter's per-row probes, in ref order. The window's first and last refs are
+    sub-selects, so the planner sees a bounded range of the ref index (a round trip fewer
+    than reading the window's refs first)."""
+    refs = _window_refs(kind=kind, after=after)
+    first = refs.limit(1).scalar_subquery()
+    window = refs.limit(sa.bindparam("size", type_=sa.Integer)).subquery()
+    end = sa.select(sa.func.max(window.c.entity_ref)).scalar_subquery()
     return (
         sa.select(*ROW_COLUMNS)
         .where(
-            E.entity_ref >= sa.bindparam("lo", type_=sa.String),
-            E.entity_ref <= sa.bindparam("hi", type_=sa.String),
+            E.entity_ref >= first,
+            E.entity_ref <= end,
             clause(dialect, shape, probe=True),
         )
         .order_by(E.entity_ref)
@@ -342,20 +366,18 @@ def walk_rows(dialect: str, shape: Shape) -> sa.Select[Any]:
     )
 
 
-def _window(conn: Connection, kind: str | None, last: str | None, size: int) -> list[str]:
-    """The next ``size`` refs (of ``kind``, when given) after ``last``, in ref order."""
+def _window_end(conn: Connection, kind: str | None, last: str | None, size: int) -> str | None:
+    """The last of the next ``size`` refs (of ``kind``, when given) after ``last``; None when
+    there are none."""
 
     def build() -> sa.Select[Any]:
-        stmt = sa.select(E.entity_ref)
-        if kind is not None:
-            stmt = stmt.where(E.kind == sa.bindparam("kind", type_=sa.String))
-        if last is not None:
-            stmt = stmt.where(E.entity_ref > sa.bindparam("last", type_=sa.String))
-        return stmt.order_by(E.entity_ref).limit(sa.bindparam("size", type_=sa.Integer))
+        window = _window_refs(kind=kind is not None, after=last is not None)
+        inner = window.limit(sa.bindparam("size", type_=sa.Integer)).subquery()
+        return sa.select(sa.func.max(inner.c.entity_ref))
 
-    stmt = compiled.statement(conn, ("walk-window", kind is not None, last is not None), build)
-    params: dict[str, Any] = {"size": size, "kind": kind, "last": last}
-    return [r[0] for r in compiled.fetch(conn, stmt, params)]
+    stmt = compiled.statement(conn, ("walk-window-end", kind is not None, last is not None), build)
+    rows = compiled.fetch(conn, stmt, {"size": size, "kind": kind, "last": last})
+    return rows[0][0] if rows else None
 
 
 def first_page_of_small_set(conn: Connection, filters: FilterSet, limit: int) -> Page | None:
