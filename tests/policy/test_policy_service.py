@@ -259,6 +259,69 @@ def test_a_policy_failing_at_evaluation_fails_closed(tmp_path: Path) -> None:
     assert "platform policy test" in decision.denials[0].fix
 
 
+ECHO = """\
+package goldenpath.naming
+
+import rego.v1
+
+deny contains v if {
+    input.action == "scaffold"
+    startswith(input.parameters.description, "draft")
+    text := input.parameters.description
+    v := sprintf("naming: %s is a draft — fix: describe the \\"service\\"", [text])
+}
+
+warn contains input.parameters[key] if {
+    some key in ["title", "note"]
+    input.parameters[key] == "say \\"hi\\"\\\\ there\\n"
+}
+
+deny contains v if {
+    input.action == "scaffold"
+    v := upper(input.parameters.shout)
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['draft "v2" of C:\\path', "draft\nwith a new line\tand a tab", "draft \x01 é ünï"],
+)
+def test_input_strings_with_quotes_backslashes_and_control_characters_reach_messages_intact(
+    tmp_path: Path, text: str
+) -> None:
+    """rego-cpp keeps string literals escaped; input strings handed over raw came back out
+    unescaped, so its JSON output did not parse (or parsed into other strings)."""
+    policies = tmp_path / "policies"
+    write(policies, "naming.rego", ECHO.replace("upper(input.parameters.shout)", '"-"'))
+    policy = make_policy(tmp_path, directory=policies)
+    params = {"description": text, "title": 'say "hi"\\ there\n', "note": "plain"}
+    decision = policy.check(
+        "scaffold", {"parameters": params}, actor="a", subject="s", record=False
+    )
+    naming = [v for v in decision.denials if v.rule == "naming"]
+    assert [(v.message, v.fix) for v in naming] == [
+        (f"{text} is a draft", 'describe the "service"')
+    ]
+    # an input string equals the Rego literal with the same characters
+    assert [v.message for v in decision.warnings if v.rule == "policy"] == ['say "hi"\\ there\n']
+
+
+def test_output_that_is_not_json_fails_closed(tmp_path: Path) -> None:
+    """rego-cpp's upper() also upper-cases escape sequences (\\n -> \\N): its output does
+    not parse, and the decision is a policy-error denial, not a crash."""
+    policies = tmp_path / "policies"
+    write(policies, "naming.rego", ECHO)
+    policy = make_policy(tmp_path, directory=policies)
+    params = {"description": "fine", "shout": "line one\nline two"}
+    decision = policy.check(
+        "scaffold", {"parameters": params}, actor="a", subject="s", record=False
+    )
+    assert [v.rule for v in decision.denials] == ["policy-error"]
+    assert "not valid JSON" in decision.denials[0].message
+    assert "line one" not in decision.denials[0].message  # no input value in the error
+
+
 def test_enforce_refuses_with_each_rule_and_fix(tmp_path: Path, engine: Engine) -> None:
     policy = make_policy(tmp_path, engine)
     doc = good_deploy(replicas=1, memory=None)

@@ -89,13 +89,29 @@ _BOOLEAN, _INT, _FLOAT, _NULL = (
 )
 
 
+def _escaped(value: str) -> str:
+    """``value`` in the form rego-cpp keeps its own string literals in: JSON-escaped, without
+    the quotes (``say "hi"`` → ``say \\"hi\\"``). rego-cpp 1.5.2 takes an input string as
+    given and writes it out unescaped, so a string holding a quote, a backslash or a control
+    character handed over raw broke the JSON of any result that echoed it (``sprintf``, a
+    string yielded as is) — and compared unequal to the same literal in a policy."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
 def _add_value(handle: int, value: Any) -> None:
     kind = type(value)
     if kind is str:
+        # inline, not a call per string: most strings need no escaping (:func:`_escaped`)
+        if '"' in value or "\\" in value or not value.isprintable():
+            value = _escaped(value)
         _STRING(handle, value.encode("utf-8"))
     elif kind is dict:
         for key, item in value.items():
-            _STRING(handle, (key if type(key) is str else str(key)).encode("utf-8"))
+            if type(key) is not str:
+                key = str(key)
+            if '"' in key or "\\" in key or not key.isprintable():
+                key = _escaped(key)
+            _STRING(handle, key.encode("utf-8"))
             _add_value(handle, item)
             _ITEM(handle)
         _OBJECT(handle, len(value))
@@ -220,7 +236,16 @@ class CompiledBundle:
         if not text.startswith("{"):
             match = _ERROR_MSG.search(text)
             raise EvaluationError(match.group("message") if match else text.strip()[:300])
-        expressions = json.loads(text).get("expressions") or [None]
+        try:
+            expressions = json.loads(text).get("expressions") or [None]
+        except json.JSONDecodeError as e:
+            # e.g. rego-cpp's upper() also upper-cases escape sequences (\\n -> \\N); the
+            # output is not quoted in the error, it may hold input values (secrets)
+            raise EvaluationError(
+                f"the policy's result is not valid JSON ({e.msg} at character {e.pos}); a "
+                "built-in changed an escaped string (rego-cpp's upper() does) — keep such "
+                "values out of deny/warn messages"
+            ) from None
         result = expressions[0]
         if not (isinstance(result, list) and len(result) == 2):
             raise EvaluationError(f"the bundle's result is {result!r}, not [deny, warn]")
