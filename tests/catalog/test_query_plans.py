@@ -264,8 +264,9 @@ def _literal(value: Any) -> str:
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("flt", FILTERS[:3])
+@pytest.mark.parametrize("statement", ["first window", "later window"])
 def test_a_walk_probes_its_window_even_with_a_generic_plan(
-    filled: CatalogService, flt: list[str]
+    filled: CatalogService, flt: list[str], statement: str
 ) -> None:
     """Walks are prepared statements; a generic plan that turned the probes into a semi-join
     over the condition's index read every matching row of the catalog (253 ms at 100k)."""
@@ -274,13 +275,17 @@ def test_a_walk_probes_its_window_even_with_a_generic_plan(
         "kind": "component",
         "last": "component:default/comp-010",
         "size": 30,
+        "lo": "component:default/comp-010",
+        "hi": "component:default/comp-040",
         "n": 8,
     }
     shape = where.shape_of(parsed, None)
+    if statement == "first window":
+        stmt = pages.walk_rows("postgresql", shape, kind=True, after=True)
+    else:
+        stmt = pages._walk_between("postgresql", shape)
     with filled.engine.connect() as conn:
-        plan = _generic_plan(
-            conn, pages.walk_rows("postgresql", shape, kind=True, after=True), params
-        )
+        plan = _generic_plan(conn, stmt, params)
     assert "subplan" in plan
     assert "semi join" not in plan and "hash" not in plan
     assert "index scan using uq_catalog_entities_entity_ref" in plan

@@ -306,31 +306,43 @@ def _walk(
 ) -> list[Row]:
     """The first ``n`` matches after the cursor, reading the ref index in growing windows.
 
-    Each window is one statement (:func:`walk_rows`: the window's bounds are sub-selects);
-    only when a window holds too few matches is its end read, to go on from there.
+    The first window is one statement (:func:`walk_rows`: its bounds are sub-selects). When
+    it holds too few matches, the walk goes on from the last match (or the cursor) in
+    windows twice as large, each read first (:func:`_window`) and then probed between its
+    first and last refs — bounds both statements agree on, so under concurrent writes no
+    row is returned twice or skipped (a window's end read on its own, in a later snapshot
+    than the rows, could be either side of the one the rows statement used).
     """
     density = max(total / max(scope, 1), 1e-3)
     window = min(_WINDOW_MAX, max(2 * n, int(n / density * 1.5)))
     dialect = conn.dialect.name
     shape = shape_of(filters, None)
-    params = params_of(filters, None, dialect) | {"kind": kind}
+    params = params_of(filters, None, dialect)
     last = after.last_ref if after is not None else None
-    found: list[Any] = []
+    first = compiled.statement(
+        conn,
+        ("walk-first", shape, kind is not None, last is not None),
+        partial(walk_rows, dialect, shape, kind=kind is not None, after=last is not None),
+    )
+    found: list[Any] = compiled.fetch(
+        conn, first, params | {"kind": kind, "last": last, "size": window, "n": n}
+    )
+    if found:
+        last = found[-1][0]
+    between = compiled.statement(
+        conn, ("walk-between", shape), partial(_walk_between, dialect, shape)
+    )
     while len(found) < n:
-        args = params | {"last": last, "size": window, "n": n - len(found)}
-        key = ("walk-rows", shape, kind is not None, last is not None)
-        stmt = compiled.statement(
-            conn,
-            key,
-            partial(walk_rows, dialect, shape, kind=kind is not None, after=last is not None),
-        )
-        found.extend(compiled.fetch(conn, stmt, args))
-        if len(found) >= n:
-            break
-        last = _window_end(conn, kind, last, window)
-        if last is None:
-            break
         window = min(_WINDOW_MAX, window * 2)
+        refs = _window(conn, kind, last, window)
+        if not refs:
+            break
+        found.extend(
+            compiled.fetch(
+                conn, between, params | {"lo": refs[0], "hi": refs[-1], "n": n - len(found)}
+            )
+        )
+        last = refs[-1]
     return found
 
 
@@ -344,40 +356,46 @@ def _window_refs(*, kind: bool, after: bool) -> sa.Select[Any]:
     return stmt.order_by(E.entity_ref)
 
 
-def walk_rows(dialect: str, shape: Shape, *, kind: bool, after: bool) -> sa.Select[Any]:
-    """A walk's statement: the first ``:n`` rows of one window of the ref index — the next
-    ``:size`` refs (of ``:kind`` when ``kind``) after ``:last`` (when ``after``) — that pass
-    the filter's per-row probes, in ref order. The window's first and last refs are
-    sub-selects, so the planner sees a bounded range of the ref index (a round trip fewer
-    than reading the window's refs first)."""
-    refs = _window_refs(kind=kind, after=after)
-    first = refs.limit(1).scalar_subquery()
-    window = refs.limit(sa.bindparam("size", type_=sa.Integer)).subquery()
-    end = sa.select(sa.func.max(window.c.entity_ref)).scalar_subquery()
+def _probe_range(
+    dialect: str, shape: Shape, lo: ColumnElement[Any], hi: ColumnElement[Any]
+) -> sa.Select[Any]:
+    """The first ``:n`` rows with ``lo <= entity_ref <= hi`` that pass the filter's per-row
+    probes, in ref order."""
     return (
         sa.select(*ROW_COLUMNS)
-        .where(
-            E.entity_ref >= first,
-            E.entity_ref <= end,
-            clause(dialect, shape, probe=True),
-        )
+        .where(E.entity_ref >= lo, E.entity_ref <= hi, clause(dialect, shape, probe=True))
         .order_by(E.entity_ref)
         .limit(sa.bindparam("n", type_=sa.Integer))
     )
 
 
-def _window_end(conn: Connection, kind: str | None, last: str | None, size: int) -> str | None:
-    """The last of the next ``size`` refs (of ``kind``, when given) after ``last``; None when
-    there are none."""
+def walk_rows(dialect: str, shape: Shape, *, kind: bool, after: bool) -> sa.Select[Any]:
+    """A walk's first statement: the first ``:n`` matches in the next ``:size`` refs (of
+    ``:kind`` when ``kind``) after ``:last`` (when ``after``), in ref order. The window's
+    first and last refs are sub-selects, so the planner sees a bounded range of the ref
+    index, in one round trip (reading the window's refs first took two)."""
+    refs = _window_refs(kind=kind, after=after)
+    window = refs.limit(sa.bindparam("size", type_=sa.Integer)).subquery()
+    end = sa.select(sa.func.max(window.c.entity_ref)).scalar_subquery()
+    return _probe_range(dialect, shape, refs.limit(1).scalar_subquery(), end)
+
+
+def _walk_between(dialect: str, shape: Shape) -> sa.Select[Any]:
+    """A later window of a walk, between refs ``:lo`` and ``:hi`` read before."""
+    lo = sa.bindparam("lo", type_=sa.String)
+    return _probe_range(dialect, shape, lo, sa.bindparam("hi", type_=sa.String))
+
+
+def _window(conn: Connection, kind: str | None, last: str | None, size: int) -> list[str]:
+    """The next ``size`` refs (of ``kind``, when given) after ``last``, in ref order."""
 
     def build() -> sa.Select[Any]:
         window = _window_refs(kind=kind is not None, after=last is not None)
-        inner = window.limit(sa.bindparam("size", type_=sa.Integer)).subquery()
-        return sa.select(sa.func.max(inner.c.entity_ref))
+        return window.limit(sa.bindparam("size", type_=sa.Integer))
 
-    stmt = compiled.statement(conn, ("walk-window-end", kind is not None, last is not None), build)
-    rows = compiled.fetch(conn, stmt, {"size": size, "kind": kind, "last": last})
-    return rows[0][0] if rows else None
+    stmt = compiled.statement(conn, ("walk-window", kind is not None, last is not None), build)
+    params: dict[str, Any] = {"size": size, "kind": kind, "last": last}
+    return [r[0] for r in compiled.fetch(conn, stmt, params)]
 
 
 def first_page_of_small_set(conn: Connection, filters: FilterSet, limit: int) -> Page | None:
