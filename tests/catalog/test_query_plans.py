@@ -281,7 +281,7 @@ def test_a_walk_probes_its_window_even_with_a_generic_plan(
     }
     shape = where.shape_of(parsed, None)
     if statement == "first window":
-        stmt = pages.walk_rows("postgresql", shape, kind=True, after=True)
+        stmt = pages.walk_rows("postgresql", shape, kind=True, after=True, size=32)
     else:
         stmt = pages._walk_between("postgresql", shape)
     with filled.engine.connect() as conn:
