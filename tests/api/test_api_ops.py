@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from apihelpers import Api, make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
@@ -52,6 +53,45 @@ def test_unexpected_errors_are_a_500_problem_without_internals(tmp_path: Path) -
     assert response.headers["content-type"] == PROBLEM
     assert "secret" not in response.text and "RuntimeError" not in response.text
     assert 'goldenpath_http_requests_total{method="POST",route="/boom",status="500"} 1.0' in metrics
+
+
+LONE = "a\\ud800b"  # JSON text of a string holding a lone UTF-16 surrogate
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/resources/v1/claims",
+            '{"name": "db1", "type": "postgres", "environment": "dev", "params": {"x": "%s"}}',
+            "body.params.x",
+        ),
+        ("/api/secrets/v1/secrets", '{"values": {"K": "%s"}, "service": "svc"}', "body.values.K"),
+        (
+            "/api/policy/v1/evaluate",
+            '{"action": "scaffold", "input": {"parameters": {"tags": ["ok", "%s"]}}}',
+            "body.input.parameters.tags.1",
+        ),
+    ],
+)
+def test_a_json_body_holding_a_lone_surrogate_is_a_400_naming_the_field_and_changes_nothing(
+    api: Api, path: str, body: str, field: str
+) -> None:
+    """Before, these were 500s deep inside the request (the claim was stored first)."""
+    headers = {**api.headers(), "content-type": "application/json"}
+    response = api.client.post(path, content=(body % LONE).encode(), headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert [e["path"] for e in response.json()["errors"]] == [field]
+    assert api.get("/api/resources/v1/claims").json() == []
+    assert api.get("/api/secrets/v1/secrets").json() == []
+    # a surrogate pair is valid text (U+1F600) and goes through
+    fine = api.client.post(
+        "/api/policy/v1/evaluate",
+        content=b'{"action": "scaffold", "input": {"parameters": {"d": "\\ud83d\\ude00"}}}',
+        headers=headers,
+    )
+    assert fine.status_code == 200, fine.text
 
 
 def test_readyz_reports_a_database_behind_head(api: Api) -> None:

@@ -392,6 +392,23 @@ def test_bad_requests_are_refused(tmp_path: Path) -> None:
         policy.check("destroy", {}, actor="a", subject="s")
     with pytest.raises(InvalidInput, match="not plain JSON"):
         policy.check("deploy", {"x": float("nan")}, actor="a", subject="s", record=False)
+    with pytest.raises(InvalidInput, match="lone UTF-16 surrogate"):
+        policy.check("scaffold", {"p": {"d": "a\ud800"}}, actor="a", subject="s", record=False)
+
+
+def test_a_case_whose_input_is_not_unicode_fails_and_the_other_cases_run(tmp_path: Path) -> None:
+    """PyYAML reads ``"\\ud800"`` into text no encoder takes; before, the run crashed."""
+    cases = (
+        "cases:\n"
+        '  - name: not text\n    input: {action: scaffold, parameters: {d: "\\ud800"}}\n'
+        "    expect: {}\n"
+        "  - name: fine\n    input: {action: scaffold, owner: {ref: group:default/a,\n"
+        "            exists: true, kind: Group}}\n    expect: {}\n"
+    )
+    report = make_policy(tmp_path).test(files={"texts_test.yaml": cases})
+    mine = {c.name: c for c in report.cases if c.file == "texts_test.yaml"}
+    assert mine["fine"].passed and not mine["not text"].passed
+    assert "lone UTF-16 surrogate" in (mine["not text"].error or "")
 
 
 def _policy_diffs(engine: Engine) -> list[object]:

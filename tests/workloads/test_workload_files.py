@@ -57,6 +57,20 @@ def test_not_utf8_and_empty_and_scalar_documents_are_refused() -> None:
     assert "expected a mapping, got a string" in error_of("just text\n").reason
 
 
+def test_a_lone_surrogate_escape_is_refused_with_its_field_and_line() -> None:
+    """PyYAML's pure-Python parser turns ``"\\ud800"`` into a string no encoder accepts (the
+    catalog's C parser refuses it while scanning); it would fail later, far from the file."""
+    error = error_of(APP + '  run:\n    env: {GREETING: "hi \\ud800"}\n')
+    assert (error.line, error.field) == (7, "spec.run.env.GREETING")
+    assert "surrogate" in error.reason
+    key = error_of(APP + '  run:\n    env: {"K\\udc00": x}\n')
+    assert key.line == 7 and "surrogate" in key.reason
+    # an escaped pair too, as libyaml does (PyYAML keeps two code points no encoder accepts)
+    assert "surrogate" in error_of(APP + '  run:\n    env: {S: "\\ud83d\\ude00"}\n').reason
+    smile = parse_workload(APP + '  run:\n    env: {SMILE: "\\U0001F600 😀"}\n', source="x")
+    assert smile.env == {"SMILE": "\U0001f600 \U0001f600"}
+
+
 def test_an_alias_bomb_is_refused_quickly() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]

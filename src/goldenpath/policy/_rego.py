@@ -28,6 +28,7 @@ from regopy import Interpreter, LogLevel, RegoError
 from regopy import rego_shared as _c
 
 from goldenpath.errors import InvalidInput
+from goldenpath.policy.model import NOT_UNICODE
 from goldenpath.policy.sources import PolicySource
 
 __all__ = [
@@ -257,6 +258,8 @@ class CompiledBundle:
         try:
             _add_value(handle, dict(document))
             _c.rego_set_input(self._runner._impl, handle)
+        except UnicodeEncodeError:
+            raise InvalidInput(NOT_UNICODE, details={"field": "input"}) from None
         finally:
             _lib.regoFreeInput(handle)
 

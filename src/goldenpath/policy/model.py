@@ -76,9 +76,23 @@ def canonical_json(value: Any) -> str:
         ) from e
 
 
+#: why a document holding a lone UTF-16 surrogate (``"\\ud800"``) is refused
+NOT_UNICODE = (
+    "the policy input holds text that is not Unicode (a lone UTF-16 surrogate such as "
+    "\\ud800); pass valid text"
+)
+
+
 def input_digest(value: Mapping[str, Any]) -> str:
-    """Hex SHA-256 of :func:`canonical_json` of ``value`` (64 characters)."""
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    """Hex SHA-256 of :func:`canonical_json` of ``value`` (64 characters).
+
+    Raises:
+        InvalidInput: as :func:`canonical_json`, or the value holds a lone surrogate.
+    """
+    try:
+        return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    except UnicodeEncodeError:
+        raise InvalidInput(NOT_UNICODE, details={"field": "input"}) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,13 @@ _LITERALS: dict[str, str] = {
 }
 _INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+#: ``"\ud800"`` escapes: PyYAML's Python parser keeps them (libyaml, the catalog's, refuses
+#: them), making text no encoder accepts — it would fail far from the file
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_REASON = (
+    "a UTF-16 surrogate escape (\\ud800-\\udfff) is not a character; write the character "
+    "itself or a \\U escape (\\U0001F600)"
+)
 
 
 class _Loader(yaml.SafeLoader):
@@ -120,6 +127,8 @@ class _Converter:
                 path,
             )
         if isinstance(node, ScalarNode):
+            if _SURROGATE.search(node.value):
+                raise self.fail(_SURROGATE_REASON, node, path)
             return _scalar(node)
         if isinstance(node, SequenceNode):
             items = []
@@ -132,6 +141,8 @@ class _Converter:
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode):
                 key = key_node.value
+                if _SURROGATE.search(key):
+                    raise self.fail(_SURROGATE_REASON, key_node, path)
             else:
                 key = json.dumps(self.convert(key_node, path), separators=(",", ":"))
             if key in mapping:
