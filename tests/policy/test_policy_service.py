@@ -392,6 +392,8 @@ def test_bad_requests_are_refused(tmp_path: Path) -> None:
         policy.check("destroy", {}, actor="a", subject="s")
     with pytest.raises(InvalidInput, match="not plain JSON"):
         policy.check("deploy", {"x": float("nan")}, actor="a", subject="s", record=False)
+    with pytest.raises(InvalidInput, match=r"beyond 1\.8e308"):
+        policy.check("scaffold", {"p": {"n": 10**400}}, actor="a", subject="s", record=False)
     with pytest.raises(InvalidInput, match="lone UTF-16 surrogate"):
         policy.check("scaffold", {"p": {"d": "a\ud800"}}, actor="a", subject="s", record=False)
 

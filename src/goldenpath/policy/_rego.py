@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import json
 import re
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -99,6 +100,9 @@ def _escaped(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
+_FLOAT_MAX = int(sys.float_info.max)
+
+
 def _add_value(handle: int, value: Any) -> None:
     kind = type(value)
     if kind is str:
@@ -125,8 +129,15 @@ def _add_value(handle: int, value: Any) -> None:
     elif kind is int:
         if -(2**63) <= value < 2**63:
             _INT(handle, value)
-        else:  # rego-cpp integers are 64-bit; keep the magnitude rather than wrap around
+        elif -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            # rego-cpp integers are 64-bit; keep the magnitude rather than wrap around
             _FLOAT(handle, float(value))
+        else:
+            raise InvalidInput(
+                "the policy input holds an integer beyond 1.8e308, which Rego cannot hold; "
+                "pass it as a string",
+                details={"field": "input"},
+            )
     elif kind is float:
         _FLOAT(handle, value)
     elif value is None:
