@@ -117,6 +117,17 @@ def test_secrets_set_list_rotate_delete_never_print_values(home: Path, tmp_path:
     assert code == 2 and "--stdin" in err
     code, _, err = run("secrets", "delete", "NOPE", "--yes")
     assert code == 3 and "secret NOPE does not exist" in err
+    # bytes that are not UTF-8 on stdin: a clear error before any request (was a crash)
+    raw = subprocess.run(
+        [sys.executable, "-m", "goldenpath.cli", "secrets", "set", "--stdin"],
+        input=b"BIN_KEY=abc\xff\xfedef\n",
+        capture_output=True,
+        timeout=120,
+        env=cli_env(home),
+        check=False,
+    )
+    assert raw.returncode == 1 and b"not valid UTF-8" in raw.stderr, raw.stderr
+    assert b"internal error" not in raw.stderr and b"abc" not in raw.stdout + raw.stderr
     code, _, err = run("secrets", "delete", "TOKEN", "--env", "dev")
     assert code == 2 and "--yes" in err
     ok_here("secrets", "delete", "TOKEN", "--env", "dev", "--yes")

@@ -77,6 +77,13 @@ class PlatformClient:
         """Send one request and decode the answer; see the class docstring for errors."""
         try:
             response = self._http.request(method, path, json=body, params=params)
+        except UnicodeEncodeError:
+            # undecodable bytes in an argument, a file or stdin (Python keeps them as lone
+            # surrogates); the value itself may be a secret, so it is not shown
+            raise errors.InvalidInput(
+                f"{method} {path}: the request holds text that is not valid UTF-8 (an "
+                "argument, a file or stdin with bytes that do not decode); fix its encoding"
+            ) from None
         except httpx.TimeoutException as e:
             raise errors.Unavailable(
                 f"{method} {self.base_url}{path}: the server did not answer in time ({e}); "
