@@ -9,6 +9,9 @@ Two things here are faster than regopy's Python wrappers, because a decision mus
 under 1 ms p99 (issue 5): the input document is handed to rego-cpp node by node through its
 C API with exact-type dispatch (regopy's ``Input`` checks ABCs per value), and the output
 is read once as JSON. rego-cpp's own log output is turned off (it writes to stdout).
+Strings holding a quote, a backslash or a control character are handed over JSON-escaped,
+the form rego-cpp keeps its own literals in (:func:`_escaped`; regopy hands them over raw,
+and rego-cpp then writes them out unescaped).
 
 rego-cpp errors come back as an AST dump: ``(error 6:f.rego|44|2 (errormsg 24:Invalid
 boolean operator) …)`` — file, byte offset and length. :func:`compile_error` turns that into
