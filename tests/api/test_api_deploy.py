@@ -59,6 +59,8 @@ def test_unknown_environment_ref_and_repo_are_refused_without_a_record(
         ({"environment": "dev", "repo": str(repo), "ref": "no-such-branch"}, 404),
         ({"environment": "dev", "repo": str(tmp_path / "missing")}, 404),
         ({"environment": "dev", "repo": str(repo), "specPath": "nope.yaml"}, 404),
+        # longer than git's message buffer: its reason was cut off, and this was a 503
+        ({"environment": "dev", "repo": "0" * 4096}, 404),
     ]
     for body, status in cases:
         response = api.post(f"{V1}/deployments", json=body)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from goldenpath.api.app import create_app
+from goldenpath.api.ids import last_event_id
 from goldenpath.store import migrate
 
 PROBLEM = "application/problem+json"
@@ -92,6 +93,34 @@ def test_a_json_body_holding_a_lone_surrogate_is_a_400_naming_the_field_and_chan
         headers=headers,
     )
     assert fine.status_code == 200, fine.text
+
+
+HUGE = str(2**63)  # one past what a 64-bit id column holds
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (f"/api/insights/v1/incidents/{HUGE}", "path.incident_id"),
+        (f"/api/deploy/v1/deployments/{HUGE}", "path.deployment_id"),
+        (f"/api/deploy/v1/deployments?before={HUGE}", "query.before"),
+        (f"/api/scaffolder/v2/tasks/t-1/events?after={HUGE}", "query.after"),
+        (f"/api/policy/v1/decisions?before={HUGE}", "query.before"),
+        (f"/api/audit?before={HUGE}", "query.before"),
+    ],
+)
+def test_an_id_beyond_64_bits_is_a_400_naming_the_parameter(
+    api: Api, path: str, field: str
+) -> None:
+    """Found by fuzzing the OpenAPI schema (schemathesis): the drivers raised OverflowError."""
+    response = api.get(path)
+    assert response.status_code == 400, response.text
+    assert [e["path"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_last_event_id_beyond_64_bits_is_ignored() -> None:
+    assert last_event_id(HUGE) is None and last_event_id("-1") is None
+    assert last_event_id("41") == 41 and last_event_id("x") is None and last_event_id(None) is None
 
 
 def test_readyz_reports_a_database_behind_head(api: Api) -> None:

@@ -309,3 +309,20 @@ def test_survey_nps_worked_by_hand(insights: InsightsService, clock: Clock) -> N
         insights.submit_survey(user="user:default/ada", score=11, comment="")
     with pytest.raises(InvalidInput, match="at most 2000"):
         insights.submit_survey(user="user:default/ada", score=5, comment="x" * 2001)
+
+
+def test_incidents_without_any_deployment_give_a_report_not_an_error(
+    insights: InsightsService, clock: Clock
+) -> None:
+    """A platform whose first incidents come before its first deployment (found by fuzzing
+    the API: the report indexed an empty deployment log and answered 500)."""
+    opened = insights.open_incident(title="checkout down", service="shop", actor="user:a")
+    insights.open_incident(title="unrelated", actor="user:a")
+    clock.now += 2 * HOUR
+    insights.resolve_incident(opened.id, actor="user:a")
+    clock.now += HOUR
+    report = insights.dora(window_days=30)
+    assert report.deployment_frequency.count == 0
+    assert report.time_to_restore.samples == 1
+    assert report.time_to_restore.median_seconds == 2 * 3600
+    assert insights.maturity(window_days=30)["level"] >= 1  # reached the maturity report too

@@ -43,6 +43,8 @@ def error_of(text: str | bytes, source: str = "repo/platform.yaml") -> WorkloadE
             "more than one YAML document",
         ),
         ("kind: Service\nmetadata:\n\tname: a\n", 3, "YAML syntax error"),
+        # a control character: PyYAML's reader raised before parsing (a 500 from the API)
+        ("kind: Service\nmetadata: {name: a\x0f}\n", 2, "0x000f is not allowed in YAML"),
     ],
 )
 def test_yaml_problems_carry_the_line(text: str, line: int, message: str) -> None:

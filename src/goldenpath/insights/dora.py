@@ -380,7 +380,10 @@ def _restore_samples(
     has = restored_at != NO_TIME
     failed_at = log.finished[failed_positions][has]
     linked = links.position >= 0
-    scoped = np.where(linked, in_scope[np.maximum(links.position, 0)], links.named_in_scope)
+    # an incident linked to a deployment is in scope with it; np.where reads both branches,
+    # so with no deployment at all (nothing linked) the log's side must not be indexed
+    from_log = in_scope[np.maximum(links.position, 0)] if len(in_scope) else linked
+    scoped = np.where(linked, from_log, links.named_in_scope)
     duration = links.resolved - links.opened
     keep = scoped & (links.resolved != NO_TIME) & (duration >= 0)
     return (

@@ -173,7 +173,15 @@ def load_yaml(text: str | bytes, *, source: str) -> YamlFile:
         raise WorkloadError(
             f"larger than {MAX_BYTES} bytes; a workload spec is a short file", source=source
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as e:  # raised while the reader checks every character
+        raise WorkloadError(
+            f"character {e.character:#06x} is not allowed in YAML (control characters other "
+            "than tab and line breaks); remove it",
+            source=source,
+            line=text.count("\n", 0, e.position) + 1,
+        ) from e
     try:
         node = loader.get_single_node()
     except yaml.composer.ComposerError as e:

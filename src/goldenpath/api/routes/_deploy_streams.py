@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_STREAM_SECONDS",
     "deployment_events",
-    "last_event_id",
     "line_dict",
     "log_stream",
     "read_logs",
@@ -59,14 +58,6 @@ def _sse(event: str, data: Any, event_id: int | None = None) -> str:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
     return f"{head}data: {body}\n\n"
-
-
-def last_event_id(value: str | None) -> int | None:
-    """The ``Last-Event-ID`` header as an int, None when absent or not a number."""
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 def _progress(doc: dict[str, Any]) -> dict[str, Any]:

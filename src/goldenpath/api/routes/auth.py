@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.api.deps import AdminDep, PrincipalDep, ReaderDep, Services, ServicesDep
+from goldenpath.api.ids import MAX_ID
 from goldenpath.auth.models import Principal, Role
 from goldenpath.auth.users import (
     MAX_PASSWORD,
@@ -97,7 +98,9 @@ def audit(
     svc: ServicesDep,
     _who: AdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(description="continue below this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="continue below this id")
+    ] = None,
     actor: str | None = None,
 ) -> dict[str, Any]:
     """``{"items": [{id, at, actor, tokenId, action, target, outcome}], "nextCursor"}``."""

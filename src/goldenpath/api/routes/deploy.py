@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from goldenpath.api.deps import PrincipalDep, ReaderDep, ServicesDep
+from goldenpath.api.ids import MAX_ID, RowId, last_event_id
 from goldenpath.api.routes import _deploy_params, _deploy_streams, _ownership
 from goldenpath.deploy.service import DeployRequest
 from goldenpath.errors import InvalidInput
@@ -163,7 +164,9 @@ def list_deployments(
     service: str | None = None,
     environment: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="ids below this (paging)")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="ids below this (paging)")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """``[Deployment]`` newest first; the next page is ``before=<last id>``."""
     found = svc.deploy.history(
@@ -173,7 +176,7 @@ def list_deployments(
 
 
 @router.get("/deployments/{deployment_id}", summary="One deployment")
-def get_deployment(deployment_id: int, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
+def get_deployment(deployment_id: RowId, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
     """The Deployment with its transitions; 404 for an unknown id."""
     return svc.deploy.get_deployment(deployment_id).to_dict()
 
@@ -183,17 +186,19 @@ def get_deployment(deployment_id: int, svc: ServicesDep, _who: ReaderDep) -> dic
     summary="A deployment's state transitions as server-sent events",
 )
 async def deployment_eventstream(
-    deployment_id: int,
+    deployment_id: RowId,
     request: Request,
     svc: ServicesDep,
     _who: ReaderDep,
-    after: Annotated[int | None, Query(ge=0, description="last transition id seen")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="last transition id seen")
+    ] = None,
 ) -> StreamingResponse:
     """``text/event-stream``: ``transition`` / ``progress`` events, then ``end`` (the
     Deployment) once it is terminal or paused; resume with ``?after=`` or ``Last-Event-ID``."""
     await run_in_threadpool(svc.deploy.get_deployment, deployment_id)  # 404 before streaming
     if after is None:
-        after = _deploy_streams.last_event_id(request.headers.get("last-event-id"))
+        after = last_event_id(request.headers.get("last-event-id"))
     return StreamingResponse(
         _deploy_streams.deployment_events(request, svc, deployment_id, after),
         media_type="text/event-stream",

@@ -51,6 +51,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.api.deps import PrincipalDep, ReaderDep, Services, ServicesDep
+from goldenpath.api.ids import RowId
 from goldenpath.api.routes._insights_gauges import register_insights_gauges
 from goldenpath.api.routes._insights_summaries import scorecard_overview
 from goldenpath.errors import InvalidInput
@@ -246,14 +247,14 @@ def open_incident(body: IncidentInput, svc: ServicesDep, who: PrincipalDep) -> J
 
 
 @router.get("/incidents/{incident_id}", summary="One incident")
-def get_incident(incident_id: int, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
+def get_incident(incident_id: RowId, svc: ServicesDep, _who: ReaderDep) -> dict[str, Any]:
     """The Incident; 404 when unknown."""
     result: dict[str, Any] = svc.insights.get_incident(incident_id).to_dict()
     return result
 
 
 @router.post("/incidents/{incident_id}/resolve", summary="Resolve an incident")
-def resolve_incident(incident_id: int, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+def resolve_incident(incident_id: RowId, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     """The resolved Incident; 404 when unknown, 409 when already resolved."""
     result: dict[str, Any] = svc.insights.resolve_incident(incident_id, actor=who.user).to_dict()
     return result

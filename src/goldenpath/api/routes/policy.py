@@ -27,6 +27,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.api.deps import AdminDep, PrincipalDep, ReaderDep, ServicesDep
+from goldenpath.api.ids import MAX_ID
 from goldenpath.policy.service import PolicyService
 
 __all__ = ["PREFIX", "router"]
@@ -79,7 +80,9 @@ def list_decisions(
     action: Literal["deploy", "provision", "scaffold"] | None = None,
     allowed: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="ids below this (paging)")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="ids below this (paging)")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """``[Decision]`` newest first; the next page is ``before=<last id>``."""
     found = svc.policy.decisions(action=action, allowed=allowed, limit=limit, before=before)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from goldenpath.api.deps import PrincipalDep, ServicesDep
+from goldenpath.api.ids import MAX_ID, last_event_id
 from goldenpath.auth.models import Role
 from goldenpath.scaffolder.tasks import TERMINAL, TaskStatus
 
@@ -116,7 +117,7 @@ def task_events(
     task_id: str,
     svc: ServicesDep,
     _who: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0, description="last event id seen")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="last event id seen")] = None,
 ) -> list[dict[str, Any]]:
     """Events with ``id > after``, oldest first."""
     return svc.scaffolder.events(task_id, after)
@@ -128,14 +129,14 @@ async def task_eventstream(
     request: Request,
     svc: ServicesDep,
     _who: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0, description="last event id seen")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="last event id seen")] = None,
 ) -> StreamingResponse:
     """``text/event-stream`` of the task's events; the stream ends after ``completion`` (or
     after ``MAX_STREAM_SECONDS``: resume from the last ``id`` with ``?after=`` or the
     ``Last-Event-ID`` header)."""
     await run_in_threadpool(svc.scaffolder.get_task, task_id)  # 404 before streaming
     if after is None:
-        after = _last_event_id(request.headers.get("last-event-id"))
+        after = last_event_id(request.headers.get("last-event-id"))
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(
         _stream(request, svc, task_id, after), media_type="text/event-stream", headers=headers
@@ -163,13 +164,6 @@ async def _stream(
         if time.monotonic() - quiet_since > KEEPALIVE_INTERVAL:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
-
-
-def _last_event_id(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 def _sse(event: dict[str, Any]) -> str:

@@ -124,6 +124,22 @@ def _run(args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> Git
     return GitResult(done.returncode, done.stdout + done.stderr)
 
 
+def _is_local_path(repo: str) -> bool:
+    """Whether git reads ``repo`` as a local path: not a URL (``scheme://``) and not the
+    scp-like ``[user@]host:path`` (a colon before any slash), per git-clone(1) "GIT URLS"."""
+    if "://" in repo:
+        return False
+    head, colon, _ = repo.partition(":")
+    return not colon or "/" in head
+
+
+def _exists(local: str) -> bool:
+    try:
+        return Path(local).expanduser().exists()
+    except OSError:  # e.g. a name longer than the file system allows
+        return False
+
+
 def clone_mirror(repo: str, path: Path, *, timeout: float) -> None:
     """``git clone --mirror repo`` into ``path`` (via a temporary sibling, renamed at the end).
 
@@ -131,6 +147,9 @@ def clone_mirror(repo: str, path: Path, *, timeout: float) -> None:
         NotFound: git says there is no such repository.
         Unavailable: any other failure (host unreachable, timeout).
     """
+    if _is_local_path(repo) and not _exists(repo):
+        # said before git runs: git's message for a very long path is cut before its reason
+        raise NotFound(f"git repository {redact(repo)} not found: no such directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
     try:
