@@ -170,6 +170,9 @@ def test_openapi_lists_the_backstage_paths(api: Api) -> None:
         "/readyz",
     ):
         assert path in paths, path
+    # what /metrics answers is what the document says it answers (schemathesis' check)
+    metrics_type = api.get("/metrics").headers["content-type"].split(";")[0]
+    assert list(paths["/metrics"]["get"]["responses"]["200"]["content"]) == [metrics_type]
 
 
 def test_serve_run_binds_a_free_port_and_announces_it(tmp_path: Path) -> None:

@@ -74,7 +74,12 @@ def _not_ready(request: Request, detail: str) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+)
 def metrics(svc: ServicesDep, _who: PrincipalDep) -> Response:
     """Request counts and latency by route template and status; entity counts by kind."""
     return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
