@@ -124,6 +124,10 @@ def test_environments_lifecycle(api: Api) -> None:
     assert bad_name.status_code == 400 and "DNS label" in bad_name.json()["detail"]
     bad_ttl = api.post(f"{V1}/environments", json={"name": "pr-2", "ttl": "forever"})
     assert bad_ttl.status_code == 400 and _field_named(bad_ttl.json(), "ttl")
+    # beyond what a date holds: was a 500 (OverflowError), found by fuzzing the CLI
+    for ttl in (1e23, "99999999999999999999999", "4000d"):
+        huge = api.post(f"{V1}/environments", json={"name": "pr-2", "ttl": ttl})
+        assert huge.status_code == 400 and _field_named(huge.json(), "ttl"), huge.text
     unknown_source = api.post(f"{V1}/environments", json={"name": "pr-3", "from": "nowhere"})
     assert unknown_source.status_code == 404
 

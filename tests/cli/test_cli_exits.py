@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -91,3 +93,26 @@ def test_help_documents_exit_codes_and_examples() -> None:
         help_text = CliRunner().invoke(app, [*command, "--help"], terminal_width=200).output
         assert "Example" in help_text, command
         assert "--output" in help_text, command
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["render", "--file", "x" * 5000], "(5000 characters): File name too long"),
+        (["task", "show", "a\nb"], "a character a URL cannot carry"),
+        (["user", "disable", "bob\udcff"], "not valid UTF-8 text"),
+    ],
+)
+def test_bad_text_or_paths_are_invalid_input_not_internal_errors(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """Found by running every command with odd values (1,408 invocations): these were
+    'internal error' (exit 10). No server is reached: each fails before its request."""
+    env = {
+        "GOLDENPATH_HOME": str(tmp_path / "home"),
+        "GOLDENPATH_SERVER__URL": "http://127.0.0.1:9",  # nothing listens: never reached
+        "GOLDENPATH_SERVER__TOKEN": "gp_unused",
+    }
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 1, result.stderr
+    assert message in " ".join(result.stderr.split()) and "internal error" not in result.stderr

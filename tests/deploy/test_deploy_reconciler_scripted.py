@@ -691,6 +691,10 @@ def test_scripted_expired_environment_is_torn_down(
     assert driver.versions("pr-7") == set() and ("pr-7", "demo") not in driver.weights
     assert "pr-7" not in [e.name for e in svc.list_environments()]
     assert svc.get_deployment(d.id).state == "succeeded"  # history stays
+    # a TTL beyond 3650 days is refused before anything is stored (its expiry overflowed)
+    with pytest.raises(InvalidInput, match="ttl must be a positive number"):
+        svc.create_environment("pr-8", ttl=1e12, actor="ann")
+    assert "pr-8" not in [e.name for e in svc.list_environments()]
 
 
 def test_scripted_clone_redeploys_stable_versions_without_building(

@@ -77,6 +77,11 @@ class PlatformClient:
         """Send one request and decode the answer; see the class docstring for errors."""
         try:
             response = self._http.request(method, path, json=body, params=params)
+        except httpx.InvalidURL:
+            raise errors.InvalidInput(
+                f"{method} {path!r}: an argument holds a character a URL cannot carry (a line "
+                "break or another control character); remove it"
+            ) from None
         except UnicodeEncodeError:
             # undecodable bytes in an argument, a file or stdin (Python keeps them as lone
             # surrogates); the value itself may be a secret, so it is not shown

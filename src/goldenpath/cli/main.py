@@ -57,6 +57,12 @@ class _PlatformGroup(TyperGroup):
             _report(e)
             raise typer.Exit(exits.exit_code_for(e)) from e
         except Exception as e:
+            if isinstance(e, UnicodeError) or (isinstance(e, OSError) and e.filename):
+                # the user's text or files, not a bug: undecodable bytes in an argument
+                # (Python keeps them as lone surrogates), a path too long, missing, unreadable
+                problem = errors.InvalidInput(_input_problem(e))
+                _report(problem)
+                raise typer.Exit(exits.exit_code_for(problem)) from e
             if os.environ.get("GOLDENPATH_DEBUG"):
                 raise
             output.stderr().print(
@@ -66,6 +72,19 @@ class _PlatformGroup(TyperGroup):
                 highlight=False,
             )
             raise typer.Exit(exits.INTERNAL) from e
+
+
+def _input_problem(error: UnicodeError | OSError) -> str:
+    """One line for a problem with the user's text or files (a long path shortened)."""
+    if isinstance(error, UnicodeError):
+        return (
+            "an argument, a file or stdin holds bytes that are not valid UTF-8 text; fix its "
+            "encoding"
+        )
+    name = str(error.filename or "")
+    shown = name if len(name) <= 120 else f"{name[:60]}…{name[-40:]} ({len(name)} characters)"
+    reason = error.strerror or type(error).__name__
+    return f"{shown}: {reason}" if shown else reason
 
 
 def _report(error: errors.PlatformError) -> None:

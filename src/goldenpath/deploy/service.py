@@ -38,13 +38,22 @@ from goldenpath.errors import Conflict, InvalidInput, NotFound, PlatformError
 from goldenpath.settings import Settings
 from goldenpath.workloads.model import Workload
 
-__all__ = ["DRIVERS", "DeployRequest", "DeployService", "ReconcileReport", "ServiceStatus"]
+__all__ = [
+    "DRIVERS",
+    "MAX_TTL_SECONDS",
+    "DeployRequest",
+    "DeployService",
+    "ReconcileReport",
+    "ServiceStatus",
+]
 
 _log = logging.getLogger(__name__)
 
 #: environment drivers: ``local`` runs on this machine; ``kubernetes`` commits rendered
 #: manifests to a GitOps repository (docs/kubernetes.md)
 DRIVERS = ("local", "kubernetes")
+#: the longest ephemeral environment's TTL: 3650 days (beyond, its expiry overflowed a date)
+MAX_TTL_SECONDS = 3650 * 86400.0
 _WAIT_POLL = 0.2
 
 
@@ -109,15 +118,17 @@ class DeployService(Reruns):
         ``source`` gives the parent whose driver and settings are copied; ``driver``
         (``local`` or ``kubernetes``) and ``settings`` override them (settings merge key by
         key; see docs/kubernetes.md for a kubernetes environment's). ``ttl`` (seconds, > 0)
-        makes it ephemeral: the reconciler tears it down after ``now + ttl``.
+        makes it ephemeral: the reconciler tears it down after ``now + ttl`` (at most
+        :data:`MAX_TTL_SECONDS`).
 
         Raises:
             InvalidInput: bad name, ttl or driver. NotFound: ``source`` does not exist.
             Conflict: ``name`` exists.
         """
-        if ttl is not None and not ttl > 0:
+        if ttl is not None and not 0 < ttl <= MAX_TTL_SECONDS:
             raise InvalidInput(
-                f"ttl must be a positive number of seconds, got {ttl!r} (e.g. --ttl 24h)",
+                f"ttl must be a positive number of seconds up to {MAX_TTL_SECONDS:.0f} "
+                f"(3650 days), got {ttl!r} (e.g. --ttl 24h)",
                 details={"field": "ttl"},
             )
         if driver is not None and driver not in DRIVERS:
