@@ -116,3 +116,30 @@ def test_bad_text_or_paths_are_invalid_input_not_internal_errors(
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 1, result.stderr
     assert message in " ".join(result.stderr.split()) and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"x": NaN}', "NaN is not a JSON value"),
+        ("[" * 100_000 + "]" * 100_000, "nests too deeply"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["policy", "check", "--action", "deploy"], ["metrics", "import"]]
+)
+def test_json_files_the_api_could_not_take_are_invalid_input(
+    tmp_path: Path, content: str, message: str, command: list[str]
+) -> None:
+    """Also from the fuzzing: these were 'internal error' (a RecursionError; NaN failed
+    when the request was encoded). One reader, ``context.read_json_file``."""
+    file = tmp_path / "input.json"
+    file.write_text(content, encoding="utf-8")
+    env = {
+        "GOLDENPATH_HOME": str(tmp_path / "home"),
+        "GOLDENPATH_SERVER__URL": "http://127.0.0.1:9",  # nothing listens: never reached
+        "GOLDENPATH_SERVER__TOKEN": "gp_unused",
+    }
+    result = CliRunner().invoke(app, [*command[:2], str(file), *command[2:]], env=env)
+    assert result.exit_code == 1, result.stderr
+    assert message in result.stderr and "internal error" not in result.stderr

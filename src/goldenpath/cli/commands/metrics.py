@@ -7,7 +7,6 @@ golden-path adoption, MTTR) and ``import`` (deployment events from an outside CI
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,10 +161,7 @@ def platform(window: WindowOption = "90d", fmt: OutputOption = OutputFormat.tabl
 
 
 def _read_events(file: Path) -> list[Any]:
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InvalidInput(f"{file}: cannot read a JSON document: {e}") from e
+    document = context.read_json_file(file)
     events = document.get("events") if isinstance(document, dict) else document
     if not isinstance(events, list):
         raise InvalidInput(

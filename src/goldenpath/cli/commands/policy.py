@@ -7,7 +7,6 @@ Thin edges over ``/api/policy/v1``. ``test DIR`` reads the directory's ``*.rego`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -199,10 +198,7 @@ def check(
       platform policy check input.json --action deploy
     """
     _action(action)
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InvalidInput(f"{file}: cannot read a JSON document: {e}") from e
+    document = context.read_json_file(file)
     if not isinstance(document, dict):
         raise InvalidInput(f"{file}: the input must be a JSON object, see docs/policy.md")
     body = {"action": action, "input": document, "subject": file.name, "record": record}
