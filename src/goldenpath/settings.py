@@ -56,6 +56,12 @@ class ServerSettings(BaseModel):
     start_timeout: float = Field(
         default=30.0, gt=0, description="seconds to wait for a local server"
     )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="largest request body the API reads (413 beyond): every body is read "
+        "into memory, so an unbounded one could exhaust it",
+    )
 
 
 class CatalogSettings(BaseModel):

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -121,6 +122,43 @@ def test_an_id_beyond_64_bits_is_a_400_naming_the_parameter(
 def test_a_last_event_id_beyond_64_bits_is_ignored() -> None:
     assert last_event_id(HUGE) is None and last_event_id("-1") is None
     assert last_event_id("41") == 41 and last_event_id("x") is None and last_event_id(None) is None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "path", "chunked"),
+    [
+        ("application/json", "/api/policy/v1/evaluate", False),
+        ("application/json", "/api/policy/v1/evaluate", True),
+        ("text/plain", "/api/insights/v1/alertmanager", True),
+    ],
+)
+def test_a_body_over_the_limit_is_a_413_problem(
+    tmp_path: Path, content_type: str, path: str, chunked: bool
+) -> None:
+    """Bodies are read into memory: without a bound one request could exhaust it. Declared
+    (Content-Length) or streamed (chunked), JSON or not, the answer is the same problem."""
+    settings = make_settings(tmp_path / "home", server={"max_body_bytes": 1024 * 1024})
+
+    def pieces() -> Iterator[bytes]:
+        yield from (b"a" * 65536 for _ in range(20))
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        api = Api(client, settings)
+        headers = {**api.headers(), "content-type": content_type}
+        body = pieces() if chunked else b"a" * (1024 * 1024 + 1)
+        response = client.post(path, content=body, headers=headers)
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert "1,048,576 bytes" in response.json()["detail"]
+
+
+def test_one_request_sets_at_most_a_thousand_secrets(api: Api) -> None:
+    """20,000 values in one request took 12 s in one transaction."""
+    values = {f"KEY_{i}": "v" for i in range(1001)}
+    response = api.post("/api/secrets/v1/secrets", json={"values": values})
+    assert response.status_code == 400
+    assert [e["path"] for e in response.json()["errors"]] == ["body.values"]
+    assert api.get("/api/secrets/v1/secrets").json() == []
 
 
 def test_readyz_reports_a_database_behind_head(api: Api) -> None:

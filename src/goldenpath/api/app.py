@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 import goldenpath
 from goldenpath.api import bootstrap
-from goldenpath.api.bodytext import UnicodeBodyGuard
+from goldenpath.api.bodies import RequestBodyGuard
 from goldenpath.api.deps import READ_ONLY_POSTS, Services
 from goldenpath.api.metrics import RequestObserver
 from goldenpath.api.problems import install_exception_handlers
@@ -96,7 +96,8 @@ def create_app(
     app.state.services = svc
     app.state.head_revisions = health.head_revisions()
     install_exception_handlers(app)
-    app.add_middleware(UnicodeBodyGuard)  # inside the observer: refusals are counted too
+    # inside the observer: refusals are counted too
+    app.add_middleware(RequestBodyGuard, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(
         RequestObserver, metrics=svc.metrics, audit=_audit_hook(svc.auth), read_only=READ_ONLY_POSTS
     )

@@ -33,6 +33,7 @@ _HTTP_TITLES = {
     404: ("Not found", "not_found"),
     405: ("Method not allowed", "method_not_allowed"),
     409: ("Conflict", "conflict"),
+    413: ("Content too large", "too_large"),
     500: ("Internal server error", "internal"),
 }
 
