@@ -186,6 +186,35 @@ def test_task_runs_logs_and_never_stores_secrets(
     assert "tok-123" not in dump and "pa55word" not in dump
 
 
+def test_waiting_for_events_of_a_task_that_just_ended_returns_its_completion(
+    service: ScaffolderService,
+    make_template: Callable[[str, str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race a portal test hit once under load: the events were read just before the
+    task's end was committed, its status just after — and the stream ended without the
+    completion event. Replayed here: the first read misses the last event."""
+    task_id = service.create_task(
+        template_ref=make_template("ender", WRITE_STEP),
+        values={"name": "my-api"},
+        secrets=None,
+        user_ref=None,
+    )
+    assert _wait(service, task_id)["status"] == "completed"
+    events = service.events(task_id)
+    before_completion = events[-2]["id"]
+    real = service.events
+    reads: list[int] = []
+
+    def events_read_before_the_commit(task: str, after: int | None = None) -> Any:
+        reads.append(1)
+        return [] if len(reads) == 1 else real(task, after)
+
+    monkeypatch.setattr(service, "events", events_read_before_the_commit)
+    found = service.wait_events(task_id, before_completion, timeout=0.1)
+    assert [e["type"] for e in found] == ["completion"]
+
+
 def test_bad_values_and_unknown_actions_never_become_tasks(
     service: ScaffolderService, make_template: Callable[[str, str], str]
 ) -> None:

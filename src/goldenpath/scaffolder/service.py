@@ -263,10 +263,15 @@ class ScaffolderService:
     def wait_events(
         self, task_id: str, after: int | None = None, *, timeout: float = 1.0
     ) -> list[dict[str, Any]]:
-        """Like :meth:`events`, but waits up to ``timeout`` seconds for new ones (for SSE)."""
+        """Like :meth:`events`, but waits up to ``timeout`` seconds for new ones (for SSE).
+        A task that has ended returns its last events at once, its completion included."""
         events = self.events(task_id, after)
-        if events or self._task(task_id).status in TERMINAL:
+        if events:
             return events
+        if self._task(task_id).status in TERMINAL:
+            # it may have ended between the two reads: its completion event (written with
+            # the status, in one transaction) is there now — a stream must not end without it
+            return self.events(task_id, after)
         with self._events_changed:
             self._events_changed.wait(timeout)
         return self.events(task_id, after)

@@ -30,6 +30,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from goldenpath.api.ids import MAX_ID, last_event_id
 from goldenpath.catalog.refs import parse_entity_ref
 from goldenpath.errors import Forbidden, InvalidInput, NotFound, PlatformError
 from goldenpath.portal import forms
@@ -389,14 +390,13 @@ async def task_events(
     request: Request,
     task_id: str,
     viewer: ViewerDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> StreamingResponse:
     """``text/event-stream`` of the task's events (module doc); 404 page for an unknown id."""
     scaffolder = services_of(request).scaffolder
     await run_in_threadpool(scaffolder.get_task, task_id)
     if after is None:
-        header = request.headers.get("last-event-id", "")
-        after = int(header) if header.isdigit() else None
+        after = last_event_id(request.headers.get("last-event-id"))
     return StreamingResponse(
         _event_stream(request, scaffolder, task_id, after),
         media_type="text/event-stream",
