@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from goldenpath.api.problems import problem_response
+from goldenpath.api.problems import status_problem
 
 __all__ = ["RequestBodyGuard", "lone_surrogate_path"]
 
@@ -138,11 +138,9 @@ class RequestBodyGuard:
                 "the text holds a lone UTF-16 surrogate (e.g. \\ud800), which is not Unicode "
                 "text; fix the client's encoding"
             )
-            response = problem_response(
-                status=400,
-                title="Invalid input",
-                code="invalid_input",
-                detail=f"{path}: {reason}",
+            response = status_problem(
+                400,
+                f"{path}: {reason}",
                 instance=scope.get("path", ""),
                 extra={"errors": [{"path": path, "message": reason}]},
             )
@@ -172,11 +170,7 @@ class RequestBodyGuard:
         return counted
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            status=413,
-            title="Content too large",
-            code="too_large",
-            detail=_too_large_detail(self.max_bytes),
-            instance=scope.get("path", ""),
+        response = status_problem(
+            413, _too_large_detail(self.max_bytes), instance=scope.get("path", "")
         )
         await response(scope, receive, send)

@@ -20,7 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from goldenpath.errors import PlatformError
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "install_exception_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "install_exception_handlers",
+    "problem_response",
+    "status_problem",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_BASE = "urn:goldenpath:problem:"
@@ -87,19 +92,35 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    title, code = _HTTP_TITLES.get(exc.status_code, ("HTTP error", f"http_{exc.status_code}"))
-    detail = exc.detail if isinstance(exc.detail, str) else title
-    if exc.status_code == 404 and detail == "Not Found":
-        detail = f"no route {request.method} {request.url.path}; see /openapi.json"
+def status_problem(
+    status: int,
+    detail: str | None,
+    *,
+    instance: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The problem for an HTTP ``status`` (title and type from the status; ``detail`` None:
+    the title) — what HTTP errors and the request-body checks (``api.bodies``) answer."""
+    title, code = _HTTP_TITLES.get(status, ("HTTP error", f"http_{status}"))
     return problem_response(
-        status=exc.status_code,
+        status=status,
         title=title,
         code=code,
-        detail=detail,
-        instance=request.url.path,
-        headers=dict(exc.headers or {}),
+        detail=detail if detail is not None else title,
+        instance=instance,
+        extra=extra,
+        headers=headers,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}; see /openapi.json"
+    return status_problem(
+        exc.status_code, detail, instance=request.url.path, headers=dict(exc.headers or {})
     )
 
 

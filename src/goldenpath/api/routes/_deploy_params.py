@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from goldenpath.deploy.service import MAX_TTL_SECONDS
 from goldenpath.errors import InvalidInput
 
 __all__ = ["parse_duration", "parse_since"]
@@ -18,8 +19,6 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _GROUP = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-#: the longest duration taken (3650 days): longer ones overflowed the dates computed from them
-_MAX_SECONDS = 3650 * 86400.0
 
 
 def _invalid(field: str, value: object, expected: str) -> InvalidInput:
@@ -48,7 +47,9 @@ def parse_duration(value: float | int | str, *, field: str) -> float:
             seconds = sum(float(n) * _UNITS[u] for n, u in _GROUP.findall(text))
         else:
             raise _invalid(field, value, expected)
-    if not 0 < seconds <= _MAX_SECONDS:
+    # the environments' TTL bound (3650 days) serves look-backs too: longer durations
+    # overflowed the dates computed from them
+    if not 0 < seconds <= MAX_TTL_SECONDS:
         raise _invalid(field, value, "a positive duration up to 3650d")
     return seconds
 

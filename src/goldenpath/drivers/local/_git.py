@@ -135,7 +135,7 @@ def _is_local_path(repo: str) -> bool:
 
 def _exists(local: str) -> bool:
     try:
-        return Path(local).expanduser().exists()
+        return Path(local).exists()  # as git reads it: no ~ expansion
     except OSError:  # e.g. a name longer than the file system allows
         return False
 
