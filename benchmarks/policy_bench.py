@@ -17,7 +17,7 @@ p99 and max wall time, and the median and p99 of the thread's CPU time (on a bus
 the wall time includes waiting for a core). The target applies to ``check`` without
 recording.
 
-    .venv/bin/python benchmarks/policy_bench.py [--decisions 3000] \
+    .venv/bin/python benchmarks/policy_bench.py [--decisions 3000] [--rounds 5] \
         [--update-doc docs/benchmarks.md]
 """
 
@@ -45,6 +45,8 @@ from goldenpath.store import migrate
 from goldenpath.store.engine import make_engine
 
 TARGET_MS = 1.0
+ALLOWED, DENIED = "deploy allowed", "deploy denied (6 rules)"
+CONTROL = "control (fixed Python work)"
 
 FINDINGS = (
     "Where a decision's time goes (CPU, measured piece by piece with regopy 1.5.2): handing "
@@ -176,8 +178,8 @@ def run(decisions: int) -> dict[str, dict[str, float]]:
         assert check("deploy", DEPLOY).allowed and len(check("deploy", denied).denials) == 6
         sources = builtin_sources()
         result = {
-            "deploy allowed": _time(lambda: check("deploy", DEPLOY), decisions),
-            "deploy denied (6 rules)": _time(lambda: check("deploy", denied), decisions),
+            ALLOWED: _time(lambda: check("deploy", DEPLOY), decisions),
+            DENIED: _time(lambda: check("deploy", denied), decisions),
             "provision": _time(lambda: check("provision", PROVISION), decisions),
             "scaffold": _time(lambda: check("scaffold", SCAFFOLD), decisions),
             "recorded (+ SQLite insert)": _time(
@@ -185,16 +187,21 @@ def run(decisions: int) -> dict[str, dict[str, float]]:
             ),
             "compile the bundle": _time(lambda: CompiledBundle(sources), 50, 5),
         }
-        denied_median = result["deploy denied (6 rules)"]["median"] / 1000
-        result["control (fixed Python work)"] = _time(_control(denied_median), decisions)
+        denied_median = result[DENIED]["median"] / 1000
+        result[CONTROL] = _time(_control(denied_median), decisions)
         engine.dispose()
         return result
 
 
-def table(rows: dict[str, dict[str, float]]) -> str:
-    """The markdown section for docs/benchmarks.md."""
-    checks = [v for k, v in rows.items() if k in {"deploy allowed", "deploy denied (6 rules)"}]
-    worst = max(r["p99"] for r in checks)
+def table(rounds: list[dict[str, dict[str, float]]]) -> str:
+    """The markdown section for docs/benchmarks.md: the worst round's table (the round
+    whose deploy p99 is highest) and one line per round when there are several."""
+
+    def deploy_p99(rows: dict[str, dict[str, float]]) -> float:
+        return max(rows[ALLOWED]["p99"], rows[DENIED]["p99"])
+
+    rows = max(rounds, key=deploy_p99)
+    worst = deploy_p99(rows)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         f"### Policy decision — {datetime.now(UTC).isoformat(timespec='seconds')}",
@@ -214,14 +221,23 @@ def table(rows: dict[str, dict[str, float]]) -> str:
             f"| {name} | {s['n']} | {s['median']:.3f} ms | {s['p99']:.3f} ms | "
             f"{s['max']:.3f} ms | {s['cpu_median']:.3f} ms | {s['cpu_p99']:.3f} ms |"
         )
-    control = rows.get("control (fixed Python work)")
-    if control:
+    control = rows[CONTROL]
+    lines += [
+        "",
+        f"The control row is the same arithmetic every time, sized to the denied deploy's "
+        f"median: its p99 is {control['p99'] / control['median']:.2f}x its median in this "
+        "run — the machine's own noise at this time scale, which a decision's p99 carries "
+        "too.",
+    ]
+    if len(rounds) > 1:
+        each = "; ".join(
+            f"{deploy_p99(r):.3f} ms (control {r[CONTROL]['p99'] / r[CONTROL]['median']:.2f}x)"
+            for r in rounds
+        )
         lines += [
             "",
-            f"The control row is the same arithmetic every time, sized to the denied deploy's "
-            f"median: its p99 is {control['p99'] / control['median']:.2f}x its median in this "
-            "run — the machine's own noise at this time scale, which a decision's p99 carries "
-            "too.",
+            f"{len(rounds)} rounds, one after another; the table is the worst. Deploy p99 of "
+            f"each round (and its control row's p99/median): {each}.",
         ]
     lines += ["", FINDINGS]
     return "\n".join(lines)
@@ -231,9 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run, print the table (and write it into the doc)."""
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--decisions", type=int, default=3000, help="timed checks per operation")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the whole run this many times (a fresh service each); the target is "
+        "judged on the worst round",
+    )
     p.add_argument("--update-doc", type=Path, help="write the table into this markdown file")
     args = p.parse_args(argv)
-    out = table(run(args.decisions))
+    if args.decisions < 100 or args.rounds < 1:
+        p.error("--decisions must be at least 100 and --rounds at least 1")
+    out = table([run(args.decisions) for _ in range(args.rounds)])
     print(out)
     if args.update_doc:
         update_section(args.update_doc, "policy-bench", "Policy", out)

@@ -59,7 +59,12 @@ class PlatformClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+            verify=localserver.tls_verify(self.base_url),
+        )
 
     def get(self, path: str, params: Any = None) -> Any:
         """``GET path`` with query ``params`` (a dict or a list of pairs for repeated keys)."""
