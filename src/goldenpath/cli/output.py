@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 
 __all__ = [
@@ -27,6 +29,10 @@ __all__ = [
     "stderr",
     "stdout",
 ]
+
+
+#: the widest a table prints when stdout is not a terminal and COLUMNS is not set
+PIPED_MAX_WIDTH = 400
 
 
 class OutputFormat(enum.StrEnum):
@@ -74,7 +80,9 @@ def emit(
     fmt: OutputFormat,
     table: Callable[[Any], Any] | None = None,
 ) -> None:
-    """Print ``data`` in format ``fmt``.
+    """Print ``data`` in format ``fmt``. A table sent to a pipe or a file (no terminal,
+    no ``COLUMNS``) prints as wide as its cells need, up to :data:`PIPED_MAX_WIDTH`, instead
+    of folding values into 80 columns; on a terminal it fits the terminal.
 
     Args:
         data: JSON-compatible value (dicts, lists, strings, numbers, None).
@@ -87,7 +95,15 @@ def emit(
     elif fmt is OutputFormat.yaml or table is None:
         typer.echo(_yaml(data), nl=False)
     else:
-        stdout().print(table(data))
+        console, rendered = stdout(), table(data)
+        if not console.is_terminal and not os.environ.get("COLUMNS"):
+            # piped or redirected: a table as wide as its cells (up to PIPED_MAX_WIDTH)
+            # rather than folded into 80 columns, so `| grep` finds whole values
+            natural = Measurement.get(
+                console, console.options.update_width(PIPED_MAX_WIDTH), rendered
+            ).maximum
+            console.width = max(console.width, min(natural, PIPED_MAX_WIDTH))
+        console.print(rendered)
 
 
 def emit_json_line(data: Any) -> None:

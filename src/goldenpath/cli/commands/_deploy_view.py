@@ -137,11 +137,14 @@ def follow(
 
 
 def deployment_table(items: list[dict[str, Any]]) -> Table:
-    """ID / SERVICE / ENV / KIND / STRATEGY / STATE / SHA / BY / CREATED / MESSAGE rows."""
+    """ID / SERVICE / ENV / KIND / STRATEGY / STATE / SHA / BY / CREATED / MESSAGE rows;
+    without SERVICE when every row is the same service (one service's history or status:
+    the column only took width from MESSAGE)."""
+    one_service = len({d.get("service") for d in items}) <= 1
     rows = [
         (
             d.get("id"),
-            d.get("service"),
+            *(() if one_service else (d.get("service"),)),
             d.get("environment"),
             d.get("kind"),
             d.get("strategy"),
@@ -153,8 +156,8 @@ def deployment_table(items: list[dict[str, Any]]) -> Table:
         )
         for d in items
     ]
-    columns = ["ID", "SERVICE", "ENV", "KIND", "STRATEGY", "STATE", "SHA", "BY", "CREATED"]
-    return output.make_table([*columns, "MESSAGE"], rows)
+    columns = ["ID", *(() if one_service else ("SERVICE",)), "ENV", "KIND", "STRATEGY"]
+    return output.make_table([*columns, "STATE", "SHA", "BY", "CREATED", "MESSAGE"], rows)
 
 
 def deployment_detail(d: dict[str, Any]) -> Group:
