@@ -10,7 +10,7 @@ latency percentiles in milliseconds. Every response must be 200; anything else a
 run (or, with wrk, marks the scenario failed), so a benchmark can never report the speed of
 an error page.
 
-The timed requests are sent by ``wrk`` (Debian's package, part of the machine image), the
+The timed requests are sent by ``wrk`` (Debian's package: ``apt-get install wrk``), the
 usual HTTP load generator, with one connection and one thread so requests go one at a time:
 its C client adds next to nothing to a request, so the figures are the server's latency over
 HTTP. A Python client adds its own parsing to every request — httpx ~0.3 ms to a 15-byte
