@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from goldenpath.catalog.service import CatalogService
@@ -124,3 +125,35 @@ def test_a_stale_array_is_rebuilt_on_read_and_stored_by_the_next_write(
     (apps / "c.yaml").write_text(_component("gamma", "team-b"))
     catalog.refresh()  # any write stitches every stale entity
     _assert_stitched(catalog)
+
+
+def test_arrays_sort_by_type_then_target_and_drop_repeats() -> None:
+    """``arrays_of`` keys each pair as one string; its order must still be that of the
+    (type, target) pairs — a type that is a prefix of another included."""
+    rows = [
+        ("group:default/a", "ownerOf", "component:default/x"),
+        ("group:default/a", "owner", "component:default/z"),
+        ("group:default/a", "ownerOf", "component:default/w"),
+        ("group:default/a", "ownerOf", "component:default/w"),  # repeated
+        ("group:default/a", "ownerOfX", "api:default/a"),
+        ("group:default/a", "hasMember", "user:default/ann"),
+        ("group:default/a", "ownerOf", "component:default/w-2"),
+        ("group:default/a", "ownerOf", "component:default/w.2"),
+        ("component:default/x", "ownedBy", "group:default/a"),
+    ]
+    plain: dict[str, list[bytes]] = {}
+    for source, type_, target in sorted(set(rows)):
+        kind, _, rest = target.partition(":")
+        namespace, _, name = rest.partition("/")
+        plain.setdefault(source, []).append(
+            orjson.dumps(
+                {
+                    "type": type_,
+                    "targetRef": target,
+                    "target": {"kind": kind, "namespace": namespace, "name": name},
+                }
+            )
+        )
+    assert stitch.arrays_of(iter(rows)) == {s: b"[" + b",".join(v) + b"]" for s, v in plain.items()}
+    types = [r["type"] for r in orjson.loads(stitch.arrays_of(rows)["group:default/a"])]
+    assert types == ["hasMember", "owner", "ownerOf", "ownerOf", "ownerOf", "ownerOf", "ownerOfX"]

@@ -1,4 +1,5 @@
-"""A load that at least doubles the catalog rebuilds the search/relation indexes: same answers.
+"""A load that at least doubles the catalog rebuilds the search/relation indexes: same answers;
+a first one stores each entity's stitched relations as it inserts it.
 
 Runs on SQLite and PostgreSQL with 6,000 generated components (over the bulk threshold).
 """
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from goldenpath.catalog.service import CatalogService
+from goldenpath.catalog.store import stitch
+from goldenpath.catalog.store.tables import catalog_entities
 
 DOC = """apiVersion: backstage.io/v1alpha1
 kind: Component
@@ -110,3 +113,91 @@ def test_json_rows_arrive_exactly_as_sent(engine: Engine) -> None:
         ).all()
         conn.rollback()
     assert [tuple(r) for r in got] == rows
+
+
+GROUPS = "---\n".join(
+    f"""apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {{name: team-{g}}}
+spec: {{type: team, children: []}}
+"""
+    for g in range(10)
+)
+LINKED = """apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: c-{i}
+spec:
+  type: service
+  lifecycle: production
+  owner: group:team-{g}
+  dependsOn: [component:c-{dep}]
+"""
+
+
+def _stitched_as_stored(engine: Engine) -> list[str]:
+    """Refs whose stored relations array differs from what ``catalog_relations`` gives
+    (stale ones included)."""
+    e = catalog_entities.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(e.entity_ref, e.relations)).all()
+        live = stitch.relations_json(conn, [r[0] for r in rows])
+    return [ref for ref, stored in rows if (stored or "").encode() != live.get(ref, b"[]")]
+
+
+def _linked_catalog(root: Path) -> Path:
+    root.mkdir()
+    for f in range(60):
+        docs = [
+            LINKED.format(i=f * 100 + j, g=j % 10, dep=(f * 100 + j + 1) % 6000) for j in range(100)
+        ]
+        (root / f"f{f:02d}.yaml").write_text("---\n".join(docs))
+    return root
+
+
+def test_a_first_bulk_load_stores_every_entitys_relations_as_the_rows_give_them(
+    catalog: CatalogService, engine: Engine, tmp_path: Path
+) -> None:
+    """The groups are stored first without any relation; the bulk load (6,000 components,
+    each owned by a group and depending on the next) builds the stitched arrays from the
+    rows it writes — the groups' ownerOf arrays included — and they match the table."""
+    (tmp_path / "org").mkdir()
+    (tmp_path / "org" / "groups.yaml").write_text(GROUPS)
+    catalog.register_location(type="file", target=str(tmp_path / "org"))
+    catalog.register_location(type="file", target=str(_linked_catalog(tmp_path / "big")))
+
+    assert _stitched_as_stored(engine) == []
+    group = catalog.get_entity_by_ref("group:default/team-3")
+    assert sum(r["type"] == "ownerOf" for r in group["relations"]) == 600
+    c = catalog.get_entity_by_ref("component:default/c-42")
+    assert {(r["type"], r["targetRef"]) for r in c["relations"]} == {
+        ("ownedBy", "group:default/team-2"),
+        ("dependsOn", "component:default/c-43"),
+        ("dependencyOf", "component:default/c-41"),
+    }
+    owned = catalog.query_entities(filters=["relations.ownedBy=group:default/team-3"], limit=5)
+    assert owned.total_items == 600
+
+
+def test_a_bulk_load_beside_stored_relations_stitches_from_the_table(
+    catalog: CatalogService, engine: Engine, tmp_path: Path
+) -> None:
+    """With relation rows stored before (a group with a parent), the arrays need them too:
+    every entity is stitched from the table, with the same result."""
+    (tmp_path / "org").mkdir()
+    (tmp_path / "org" / "groups.yaml").write_text(
+        GROUPS.replace(
+            "metadata: {name: team-3}\nspec: {type: team, children: []}",
+            "metadata: {name: team-3}\nspec: {type: team, parent: team-4, children: []}",
+        )
+    )
+    catalog.register_location(type="file", target=str(tmp_path / "org"))
+    assert _stitched_as_stored(engine) == []
+    catalog.register_location(type="file", target=str(_linked_catalog(tmp_path / "big")))
+
+    assert _stitched_as_stored(engine) == []
+    group = catalog.get_entity_by_ref("group:default/team-3")
+    assert ("childOf", "group:default/team-4") in {
+        (r["type"], r["targetRef"]) for r in group["relations"]
+    }
+    assert sum(r["type"] == "ownerOf" for r in group["relations"]) == 600

@@ -18,7 +18,7 @@ Source: https://backstage.io/docs/features/software-catalog/life-of-an-entity#st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -31,7 +31,9 @@ from goldenpath.catalog.store.tables import catalog_entities, catalog_relations
 
 __all__ = [
     "TooManyRelations",
+    "arrays_of",
     "mark_all_stale",
+    "mark_refs_stale",
     "mark_sources_stale",
     "relations_json",
     "stitch_json",
@@ -96,11 +98,30 @@ def relations_json(
         if max_rows is not None and len(rows) + len(found) > max_rows:
             raise TooManyRelations(f"more than {max_rows} relations")
         rows.update(found)
-    parts: dict[str, list[bytes]] = {}
-    # sorted here, not in SQL: code-point order whatever the database's collation
-    for source, type_, target in sorted(rows):
-        parts.setdefault(source, []).append(_relation_json(type_, target))
-    return {source: b"[" + b",".join(items) + b"]" for source, items in parts.items()}
+    return arrays_of(rows)
+
+
+def arrays_of(rows: Iterable[tuple[str, str, str]]) -> dict[str, bytes]:
+    """The stored ``relations`` JSON array of each source, from ``(source, type, target)``
+    relation rows: deduplicated, sorted by type and target (code-point order, whatever the
+    database's collation). What :func:`relations_json` returns for rows read from the table,
+    and what a first bulk load stores from the rows it is writing."""
+    # each pair as one "type NUL target" string, sorted per source: the order of
+    # (type, target) tuples (NUL sorts first; refs and types hold none), without a tuple per
+    # row for the garbage collector to track — 0.73M rows of a 100k load: ~1.5 s, where
+    # sorting all the tuples at once took ~7 s
+    by_source: dict[str, list[str]] = {}
+    for source, type_, target in rows:
+        pairs = by_source.get(source)
+        if pairs is None:
+            by_source[source] = pairs = []
+        pairs.append(f"{type_}\0{target}")
+    return {
+        source: b"["
+        + b",".join(_relation_json(*pair.split("\0", 1)) for pair in sorted(set(pairs)))
+        + b"]"
+        for source, pairs in by_source.items()
+    }
 
 
 def _splice(text: str, relations: bytes) -> bytes:
@@ -147,6 +168,16 @@ def mark_sources_stale(conn: Connection, originating_ids: Sequence[str]) -> None
         # so two writers touching one source restitch it one after the other
         conn.execute(
             catalog_entities.update().where(E.entity_ref.in_(sources)).values(relations=None)
+        )
+
+
+def mark_refs_stale(conn: Connection, refs: Iterable[str]) -> None:
+    """Mark stale the entities with these refs (refs without an entity are ignored)."""
+    chosen = sorted(set(refs))
+    for start in range(0, len(chosen), _CHUNK):
+        chunk = chosen[start : start + _CHUNK]
+        conn.execute(
+            catalog_entities.update().where(E.entity_ref.in_(chunk)).values(relations=None)
         )
 
 

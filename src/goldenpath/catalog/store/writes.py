@@ -3,11 +3,12 @@ version, statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -105,6 +106,11 @@ def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) ->
     maintaining them row by row) and, on SQLite, the full-text index is filled by one
     ``INSERT … SELECT`` instead of a trigger per row. DDL is transactional on both backends.
     Ends by storing the relations of every entity left stale (``store.stitch``).
+
+    A bulk load into a store without relation rows (a first import) stores each new entity
+    with its stitched relations, built from the rows being written (:func:`_first_arrays`),
+    instead of stitching every entity from the table afterwards (100k entities: 11 s of
+    row updates on PostgreSQL, 4.7 s on SQLite).
     """
     e = catalog_entities.c
     stitch.mark_sources_stale(conn, writes.deletes)  # their relation rows go with them
@@ -114,8 +120,16 @@ def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) ->
         )
     rows = [tuple(r[c] for c in _ENTITY_COLUMNS) for r in writes.inserts]
     if rebuild_indexes:
-        with _bulk_session(conn):  # stitches everything before the entity indexes return
-            _insert_entities_bulk(conn, rows)
+        arrays = _first_arrays(conn, writes)
+        # stitches what is stale before the entity indexes return
+        with _bulk_session(conn, all_stale=arrays is None):
+            if arrays is None:
+                _insert_entities_bulk(conn, _ENTITY_COLUMNS, rows)
+            else:
+                stitched = [(*r, arrays.get(r[1], b"[]").decode()) for r in rows]
+                _insert_entities_bulk(conn, (*_ENTITY_COLUMNS, "relations"), stitched)
+                # entities stored before this load that the new rows give relations
+                stitch.mark_refs_stale(conn, arrays.keys() - {r[1] for r in rows})
             _apply_updates(conn, writes.updates)
             _apply_derived(conn, writes, mark_stale=False)
         return
@@ -123,6 +137,25 @@ def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) ->
     _apply_updates(conn, writes.updates)
     _apply_derived(conn, writes, mark_stale=True)
     stitch.stitch_stale(conn)
+
+
+def _first_arrays(conn: Connection, writes: Writes) -> dict[str, bytes] | None:
+    """Each source's stitched ``relations`` array from the relation rows ``writes`` adds
+    (``stitch.arrays_of``), when the store holds no relation row yet — then those rows are
+    all there will be; None otherwise (the arrays need the stored rows too)."""
+    if conn.execute(sa.select(catalog_relations.c.type).limit(1)).first() is not None:
+        return None
+
+    def rows() -> Iterator[tuple[str, str, str]]:
+        for _, _, relations in writes.derived:
+            for x in relations or ():
+                yield x.source, x.type, x.target
+        for prepared in writes.ready:
+            if len(prepared.relations_json) > 2:
+                for _, source, type_, target in orjson.loads(prepared.relations_json):
+                    yield source, type_, target
+
+    return stitch.arrays_of(rows())
 
 
 def _apply_updates(conn: Connection, updates: list[dict[str, Any]]) -> None:
@@ -148,10 +181,11 @@ _PG_FTS_INDEX = (
 
 
 @contextmanager
-def _bulk_session(conn: Connection) -> Iterator[None]:
+def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
     """Secondary indexes dropped for the duration, rebuilt at the end; a larger SQLite cache.
-    Between the relation and the entity indexes every entity is stitched (``store.stitch``):
-    most relations are new, so everything is marked stale rather than row by row."""
+    Between the relation and the entity indexes the stale entities are stitched
+    (``store.stitch``); ``all_stale``: every entity is (most relations are new, so everything
+    is marked stale rather than row by row)."""
     sqlite = conn.dialect.name == "sqlite"
     cache = None
     if sqlite:
@@ -169,7 +203,7 @@ def _bulk_session(conn: Connection) -> Iterator[None]:
         # its 100,000 updates do not maintain them
         for index in (*catalog_relations.indexes, *catalog_search.indexes):
             index.create(conn)
-        _stitch_everything(conn)
+        _stitch_after_load(conn, all_stale=all_stale)
         for index in catalog_entities.indexes:
             index.create(conn)
         if not sqlite:
@@ -180,8 +214,9 @@ def _bulk_session(conn: Connection) -> Iterator[None]:
             conn.exec_driver_sql("PRAGMA threads=0")
 
 
-def _stitch_everything(conn: Connection) -> None:
-    stitch.mark_all_stale(conn)
+def _stitch_after_load(conn: Connection, *, all_stale: bool) -> None:
+    if all_stale:
+        stitch.mark_all_stale(conn)
     if conn.dialect.name == "postgresql":
         # statistics for the new relation indexes first: without them PostgreSQL scanned the
         # relation table for every batch (100k entities: stitching took 43 s; with them,
@@ -190,8 +225,11 @@ def _stitch_everything(conn: Connection) -> None:
     stitch.stitch_stale(conn)
 
 
-def _insert_entities_bulk(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert entity rows; on SQLite fill the FTS5 index in one statement, not per row."""
+def _insert_entities_bulk(
+    conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert entity rows (values ordered like ``columns``); on SQLite fill the FTS5 index
+    in one statement, not per row."""
     trigger = None
     if conn.dialect.name == "sqlite" and rows:
         trigger = conn.exec_driver_sql(
@@ -199,11 +237,11 @@ def _insert_entities_bulk(conn: Connection, rows: list[tuple[Any, ...]]) -> None
             (_FTS_INSERT_TRIGGER,),
         ).scalar()
     if trigger is None:
-        bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS, rows)
+        bulk.insert_rows(conn, catalog_entities, columns, rows)
         return
     before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM catalog_entities").scalar()
     conn.exec_driver_sql(f"DROP TRIGGER {_FTS_INSERT_TRIGGER}")
-    bulk.insert_rows(conn, catalog_entities, _ENTITY_COLUMNS, rows)
+    bulk.insert_rows(conn, catalog_entities, columns, rows)
     conn.exec_driver_sql(
         "INSERT INTO catalog_fts(rowid, search_text) "
         "SELECT id, search_text FROM catalog_entities WHERE id > ?",
