@@ -39,18 +39,35 @@ def test_bulk_load_keeps_indexes_and_answers(
         t: {ix["name"] for ix in sa.inspect(engine).get_indexes(t)}
         for t in ("catalog_search", "catalog_relations")
     }
+    keys_before = {
+        t: sa.inspect(engine).get_foreign_keys(t) for t in ("catalog_search", "catalog_relations")
+    }
 
     report = catalog.register_location(type="file", target=str(root)).report
 
     assert report is not None and len(report.added) == 6001
     for table, names in indexes_before.items():
         assert {ix["name"] for ix in sa.inspect(engine).get_indexes(table)} == names
+    # the foreign keys (dropped for the load on PostgreSQL) are back, as they were
+    for table, keys in keys_before.items():
+        assert keys and sa.inspect(engine).get_foreign_keys(table) == keys
     owned = catalog.query_entities(filters=["relations.ownedBy=group:default/team-3"], limit=5)
     assert owned.total_items == 600 and len(owned.items) == 5
     facets = catalog.facets(facets=["metadata.tags"])["metadata.tags"]
     assert sum(f["count"] for f in facets) == 6000
     assert catalog.get_entity_by_ref("component:c-5999")["metadata"]["tags"] == ["t1"]  # 99 % 7
     assert catalog.refresh().unchanged and not catalog.refresh().updated
+    uid = catalog.get_entity_by_ref("component:c-7")["metadata"]["uid"]
+    catalog.delete_entity_by_uid(uid)  # its search and relation rows go with it (cascade)
+    with engine.connect() as conn:
+        for table, column in (
+            ("catalog_search", "entity_id"),
+            ("catalog_relations", "originating_entity_id"),
+        ):
+            left = conn.execute(
+                sa.text(f"SELECT count(*) FROM {table} WHERE {column} = :u"), {"u": uid}
+            )
+            assert left.scalar_one() == 0, table
     if engine.dialect.name == "postgresql":
         # vacuumed after the load, so index-only scans need not wait for autovacuum
         with engine.connect() as conn:

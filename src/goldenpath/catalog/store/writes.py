@@ -188,6 +188,7 @@ def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
     is marked stale rather than row by row)."""
     sqlite = conn.dialect.name == "sqlite"
     cache = None
+    foreign_keys: list[tuple[str, str, str]] = []
     if sqlite:
         cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
         conn.exec_driver_sql(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
@@ -195,10 +196,14 @@ def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
         conn.exec_driver_sql("PRAGMA threads=2")
     else:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_PG_FTS_INDEX[0]}")
+        foreign_keys = _drop_derived_foreign_keys(conn)
     for index in _BULK_INDEXES:
         index.drop(conn)
     try:
         yield
+        for table, name, definition in foreign_keys:
+            # validated by one join over the table: the derived rows must point at entities
+            conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         # the relation indexes serve the stitch pass; the entity indexes come after it, so
         # its 100,000 updates do not maintain them
         for index in (*catalog_relations.indexes, *catalog_search.indexes):
@@ -212,6 +217,25 @@ def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
         if cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
             conn.exec_driver_sql("PRAGMA threads=0")
+
+
+#: the tables whose rows point at their entity (``ON DELETE CASCADE``)
+_DERIVED_TABLES = ("catalog_search", "catalog_relations")
+
+
+def _drop_derived_foreign_keys(conn: Connection) -> list[tuple[str, str, str]]:
+    """Drop the foreign keys of the derived tables (PostgreSQL) and return ``(table, name,
+    definition)`` to add them back with: a bulk load's COPY otherwise checks every one of
+    its 2.3M rows against ``catalog_entities`` one by one (100k entities: the derived rows
+    took 12.7 s with the checks, 3.4 s without, and adding the keys back 0.4 s)."""
+    found = conn.exec_driver_sql(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE contype = 'f' AND conrelid = ANY (%(tables)s::regclass[]) ORDER BY 1, 2",
+        {"tables": list(_DERIVED_TABLES)},
+    ).all()
+    for table, name, _ in found:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    return [(str(t), str(n), str(d)) for t, n, d in found]
 
 
 def _stitch_after_load(conn: Connection, *, all_stale: bool) -> None:
