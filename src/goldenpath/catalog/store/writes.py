@@ -220,7 +220,7 @@ def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
 
 
 #: the tables whose rows point at their entity (``ON DELETE CASCADE``)
-_DERIVED_TABLES = ("catalog_search", "catalog_relations")
+_DERIVED_TABLES = (catalog_search.name, catalog_relations.name)
 
 
 def _drop_derived_foreign_keys(conn: Connection) -> list[tuple[str, str, str]]:
