@@ -120,9 +120,11 @@ def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) ->
         )
     rows = [tuple(r[c] for c in _ENTITY_COLUMNS) for r in writes.inserts]
     if rebuild_indexes:
-        arrays = _first_arrays(conn, writes)
         # stitches what is stale before the entity indexes return
-        with _bulk_session(conn, all_stale=arrays is None):
+        with _bulk_session(conn) as session:
+            # read under the session's locks: a concurrent load's rows are committed by now
+            arrays = _first_arrays(conn, writes)
+            session.all_stale = arrays is None
             if arrays is None:
                 _insert_entities_bulk(conn, _ENTITY_COLUMNS, rows)
             else:
@@ -180,12 +182,18 @@ _PG_FTS_INDEX = (
 )
 
 
+@dataclass(slots=True)
+class _BulkSession:
+    #: stitch every entity at the end (most relations are new, so everything is marked
+    #: stale rather than row by row); False: only the entities left stale
+    all_stale: bool = True
+
+
 @contextmanager
-def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
-    """Secondary indexes dropped for the duration, rebuilt at the end; a larger SQLite cache.
-    Between the relation and the entity indexes the stale entities are stitched
-    (``store.stitch``); ``all_stale``: every entity is (most relations are new, so everything
-    is marked stale rather than row by row)."""
+def _bulk_session(conn: Connection) -> Iterator[_BulkSession]:
+    """Secondary indexes (and, on PostgreSQL, the derived tables' foreign keys) dropped for
+    the duration, rebuilt at the end; a larger SQLite cache. Between the relation and the
+    entity indexes the stale entities are stitched (``store.stitch``)."""
     sqlite = conn.dialect.name == "sqlite"
     cache = None
     foreign_keys: list[tuple[str, str, str]] = []
@@ -199,8 +207,9 @@ def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
         foreign_keys = _drop_derived_foreign_keys(conn)
     for index in _BULK_INDEXES:
         index.drop(conn)
+    session = _BulkSession()
     try:
-        yield
+        yield session
         for table, name, definition in foreign_keys:
             # validated by one join over the table: the derived rows must point at entities
             conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
@@ -208,7 +217,7 @@ def _bulk_session(conn: Connection, *, all_stale: bool) -> Iterator[None]:
         # its 100,000 updates do not maintain them
         for index in (*catalog_relations.indexes, *catalog_search.indexes):
             index.create(conn)
-        _stitch_after_load(conn, all_stale=all_stale)
+        _stitch_after_load(conn, all_stale=session.all_stale)
         for index in catalog_entities.indexes:
             index.create(conn)
         if not sqlite:
