@@ -268,3 +268,27 @@ def test_migration_0006_matches_the_tables_and_round_trips(engine: Engine) -> No
     assert "secrets_versions" not in names and "deploy_deployments" in names
     migrate.upgrade(engine)
     assert _secrets_diffs(engine) == []
+
+
+def test_a_secret_read_on_postgresql_opens_no_transaction(svc: SecretService) -> None:
+    """One statement needs no transaction: on PostgreSQL the read's SELECT runs with the
+    driver in autocommit (psycopg sends no BEGIN, the pool no ROLLBACK), and the connection
+    goes back to the pool transactional, as it was."""
+    svc.set("TOKEN", "t-1", scope=API_DEV, actor="ada")
+    engine = svc.backend.engine  # type: ignore[attr-defined]
+    seen: list[bool] = []
+
+    def before(conn: sa.Connection, *_: object) -> None:
+        driver = conn.connection.driver_connection
+        seen.append(bool(getattr(driver, "autocommit", False)))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        assert svc.get("TOKEN", scope=API_DEV) == "t-1"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+    assert seen == [engine.dialect.name == "postgresql"]
+    with engine.connect() as conn:
+        assert conn.get_isolation_level() != "AUTOCOMMIT"
+    svc.set("TOKEN", "t-2", scope=API_DEV, actor="ada")  # writes still commit
+    assert svc.get("TOKEN", scope=API_DEV) == "t-2"

@@ -109,6 +109,13 @@ class LocalSecretStore:
     def __init__(self, *, engine: Engine, keyring: Keyring) -> None:
         self.engine = engine
         self.keyring = keyring
+        # a one-statement read needs no transaction: on PostgreSQL autocommit saves the BEGIN
+        # and ROLLBACK round trips (a secret read, median of 1,000: 0.64 → 0.43 ms, p99 0.80-
+        # 2.1 → 0.53-0.59 ms on 2 cores); SQLite has no round trips and switching its
+        # isolation level costs more than it saves (0.064 → 0.098 ms)
+        self._read_options: dict[str, Any] = (
+            {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+        )
         self._read_sql = (
             sa.select(*_META_COLUMNS, _rows.c.ciphertext, _rows.c.wrapped_key)
             .where(
@@ -231,7 +238,7 @@ class LocalSecretStore:
     def read(self, name: str, scope: SecretScope) -> tuple[SecretMeta, str] | None:
         """The newest version of one secret and its decrypted value (``None``: no such secret)."""
         params = {"n": name, "s": _col(scope.service), "e": _col(scope.environment)}
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**self._read_options) as conn:
             row = conn.execute(self._read_sql, params).first()
         if row is None:
             return None
