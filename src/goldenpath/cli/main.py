@@ -20,7 +20,7 @@ from typer.models import CommandInfo, TyperInfo
 from goldenpath import __version__, errors
 from goldenpath.cli import exits, output
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
 
 
 #: every subcommand of ``platform``: name → (module under ``goldenpath.cli.commands``,
