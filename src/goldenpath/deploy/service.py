@@ -128,7 +128,7 @@ class DeployService(Reruns):
         if ttl is not None and not 0 < ttl <= MAX_TTL_SECONDS:
             raise InvalidInput(
                 f"ttl must be a positive number of seconds up to {MAX_TTL_SECONDS:.0f} "
-                f"(3650 days), got {ttl!r} (e.g. --ttl 24h)",
+                f"({MAX_TTL_SECONDS / 86400:.0f} days), got {ttl!r} (e.g. --ttl 24h)",
                 details={"field": "ttl"},
             )
         if driver is not None and driver not in DRIVERS:

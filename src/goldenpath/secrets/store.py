@@ -110,9 +110,9 @@ class LocalSecretStore:
         self.engine = engine
         self.keyring = keyring
         # a one-statement read needs no transaction: on PostgreSQL autocommit saves the BEGIN
-        # and ROLLBACK round trips (a secret read, median of 1,000: 0.64 → 0.43 ms, p99 0.80-
-        # 2.1 → 0.53-0.59 ms on 2 cores); SQLite has no round trips and switching its
-        # isolation level costs more than it saves (0.064 → 0.098 ms)
+        # and ROLLBACK round trips (a secret read, 1,000 per run: median 0.64-0.68 → 0.41-0.43
+        # ms, p99 0.80-2.1 → 0.53-1.04 ms on 2 cores); SQLite has no round trips and switching
+        # its isolation level costs more than it saves (0.064 → 0.098 ms)
         self._read_options: dict[str, Any] = (
             {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
         )

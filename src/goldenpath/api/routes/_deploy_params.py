@@ -50,7 +50,7 @@ def parse_duration(value: float | int | str, *, field: str) -> float:
     # the environments' TTL bound (3650 days) serves look-backs too: longer durations
     # overflowed the dates computed from them
     if not 0 < seconds <= MAX_TTL_SECONDS:
-        raise _invalid(field, value, "a positive duration up to 3650d")
+        raise _invalid(field, value, f"a positive duration up to {MAX_TTL_SECONDS / 86400:.0f}d")
     return seconds
 
 

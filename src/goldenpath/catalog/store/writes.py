@@ -96,6 +96,8 @@ _ENTITY_COLUMNS = (
     "created_at",
     "updated_at",
 )
+#: position of the ref in an entity row tuple
+_REF = _ENTITY_COLUMNS.index("entity_ref")
 
 
 def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) -> None:
@@ -128,10 +130,10 @@ def apply(conn: Connection, writes: Writes, *, rebuild_indexes: bool = False) ->
             if arrays is None:
                 _insert_entities_bulk(conn, _ENTITY_COLUMNS, rows)
             else:
-                stitched = [(*r, arrays.get(r[1], b"[]").decode()) for r in rows]
+                stitched = [(*r, arrays.get(r[_REF], b"[]").decode()) for r in rows]
                 _insert_entities_bulk(conn, (*_ENTITY_COLUMNS, "relations"), stitched)
                 # entities stored before this load that the new rows give relations
-                stitch.mark_refs_stale(conn, arrays.keys() - {r[1] for r in rows})
+                stitch.mark_refs_stale(conn, arrays.keys() - {r[_REF] for r in rows})
             _apply_updates(conn, writes.updates)
             _apply_derived(conn, writes, mark_stale=False)
         return
