@@ -95,6 +95,15 @@ def test_help_documents_exit_codes_and_examples() -> None:
         assert "--output" in help_text, command
 
 
+def _offline_env(tmp_path: Path) -> dict[str, str]:
+    """A CLI environment whose server is never reached (nothing listens on port 9)."""
+    return {
+        "GOLDENPATH_HOME": str(tmp_path / "home"),
+        "GOLDENPATH_SERVER__URL": "http://127.0.0.1:9",
+        "GOLDENPATH_SERVER__TOKEN": "gp_unused",
+    }
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -108,11 +117,7 @@ def test_bad_text_or_paths_are_invalid_input_not_internal_errors(
 ) -> None:
     """Found by running every command with odd values (1,408 invocations): these were
     'internal error' (exit 10). No server is reached: each fails before its request."""
-    env = {
-        "GOLDENPATH_HOME": str(tmp_path / "home"),
-        "GOLDENPATH_SERVER__URL": "http://127.0.0.1:9",  # nothing listens: never reached
-        "GOLDENPATH_SERVER__TOKEN": "gp_unused",
-    }
+    env = _offline_env(tmp_path)
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 1, result.stderr
     assert message in " ".join(result.stderr.split()) and "internal error" not in result.stderr
@@ -135,11 +140,7 @@ def test_json_files_the_api_could_not_take_are_invalid_input(
     when the request was encoded). One reader, ``context.read_json_file``."""
     file = tmp_path / "input.json"
     file.write_text(content, encoding="utf-8")
-    env = {
-        "GOLDENPATH_HOME": str(tmp_path / "home"),
-        "GOLDENPATH_SERVER__URL": "http://127.0.0.1:9",  # nothing listens: never reached
-        "GOLDENPATH_SERVER__TOKEN": "gp_unused",
-    }
+    env = _offline_env(tmp_path)
     result = CliRunner().invoke(app, [*command[:2], str(file), *command[2:]], env=env)
     assert result.exit_code == 1, result.stderr
     assert message in result.stderr and "internal error" not in result.stderr
