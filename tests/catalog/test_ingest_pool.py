@@ -85,19 +85,18 @@ def _snapshot(engine: Engine, catalog: CatalogService) -> dict[str, Any]:
     """What the store holds, without uids/etags/location ids (they differ run to run)."""
     with engine.connect() as conn:
         refs = {
-            r[0]: r[1]
-            for r in conn.execute(sa.text("SELECT entity_id, entity_ref FROM catalog_entities"))
+            r[0]: r[1] for r in conn.execute(sa.text("SELECT id, entity_ref FROM catalog_entities"))
         }
         search = sorted(
-            (refs[uid], key, value, original)
-            for uid, key, value, original in conn.execute(
-                sa.text("SELECT entity_id, key, value, original_value FROM catalog_search")
+            (refs[row_id], key, value, original)
+            for row_id, key, value, original in conn.execute(
+                sa.text("SELECT entity_row_id, key, value, original_value FROM catalog_search")
             )
             if key != "metadata.uid"
         )
         relations = sorted(
-            (refs[uid], s, t, g)
-            for uid, s, t, g in conn.execute(sa.text("SELECT * FROM catalog_relations"))
+            (refs[row_id], s, t, g)
+            for row_id, s, t, g in conn.execute(sa.text("SELECT * FROM catalog_relations"))
         )
         rows = conn.execute(
             sa.text("SELECT entity_ref, hash, search_text, location_key FROM catalog_entities")

@@ -58,16 +58,24 @@ def test_bulk_load_keeps_indexes_and_answers(
     assert catalog.get_entity_by_ref("component:c-5999")["metadata"]["tags"] == ["t1"]  # 99 % 7
     assert catalog.refresh().unchanged and not catalog.refresh().updated
     uid = catalog.get_entity_by_ref("component:c-7")["metadata"]["uid"]
-    catalog.delete_entity_by_uid(uid)  # its search and relation rows go with it (cascade)
     with engine.connect() as conn:
-        for table, column in (
-            ("catalog_search", "entity_id"),
-            ("catalog_relations", "originating_entity_id"),
-        ):
-            left = conn.execute(
-                sa.text(f"SELECT count(*) FROM {table} WHERE {column} = :u"), {"u": uid}
-            )
-            assert left.scalar_one() == 0, table
+        row_id = conn.execute(
+            sa.text("SELECT id FROM catalog_entities WHERE entity_id = :u"), {"u": uid}
+        ).scalar_one()
+    derived = (("catalog_search", "entity_row_id"), ("catalog_relations", "originating_row_id"))
+
+    def rows_of_c7() -> list[int]:
+        with engine.connect() as conn:
+            return [
+                conn.execute(
+                    sa.text(f"SELECT count(*) FROM {table} WHERE {column} = :i"), {"i": row_id}
+                ).scalar_one()
+                for table, column in derived
+            ]
+
+    assert all(rows_of_c7())  # the bulk load keyed its rows by its row id
+    catalog.delete_entity_by_uid(uid)  # its search and relation rows go with it (cascade)
+    assert rows_of_c7() == [0, 0]
     if engine.dialect.name == "postgresql":
         # vacuumed after the load, so index-only scans need not wait for autovacuum
         with engine.connect() as conn:
@@ -105,28 +113,36 @@ def test_dense_filtered_pages_walk_every_match_once_in_order(
 
 
 def test_json_rows_arrive_exactly_as_sent(engine: Engine) -> None:
-    """Rows given as JSON (read by the database itself) keep tabs, quotes, unicode and nulls."""
+    """Rows given as JSON per key (read by the database itself) keep tabs, quotes, unicode
+    and nulls, and each its key."""
     import orjson
 
     from goldenpath.catalog.store import bulk
     from goldenpath.catalog.store.tables import catalog_search
 
     odd = ["tab\there", 'line\nbreak \\ back"slash', "ünïcødé ✓", "it's", None]
-    rows = [("uid-1", f"k{i}", v, v) for i, v in enumerate(odd)]
+    rows = [(7, f"k{i}", v, v) for i, v in enumerate(odd)] + [(12, "k9", "x", "X")]
     with engine.begin() as conn:
         # rows of an entity that does not exist: no foreign key checks for this test
         if engine.dialect.name == "sqlite":
             conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
         else:
             conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        bulk.insert_json_rows(
+        bulk.insert_keyed_json_rows(
             conn,
             catalog_search,
-            ("entity_id", "key", "value", "original_value"),
-            [orjson.dumps(rows[:2]), b"[]", orjson.dumps(rows[2:])],
+            ("entity_row_id", "key", "value", "original_value"),
+            [
+                (7, orjson.dumps([r[1:] for r in rows[:2]])),
+                (9, b"[]"),
+                (7, orjson.dumps([r[1:] for r in rows[2:5]])),
+                (12, orjson.dumps([r[1:] for r in rows[5:]])),
+            ],
         )
         got = conn.execute(
-            sa.text("SELECT entity_id, key, value, original_value FROM catalog_search ORDER BY key")
+            sa.text(
+                "SELECT entity_row_id, key, value, original_value FROM catalog_search ORDER BY key"
+            )
         ).all()
         conn.rollback()
     assert [tuple(r) for r in got] == rows

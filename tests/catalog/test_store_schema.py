@@ -1,6 +1,10 @@
-"""Catalog migrations on both backends: 0001 round trip, 0003 (read indexes) down and up."""
+"""Catalog migrations on both backends: 0001 round trip, 0003 (read indexes) and 0012 (row
+keys, with data) down and up."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -59,3 +63,68 @@ def test_read_index_migration_upgrades_and_downgrades(engine: Engine) -> None:
     after = _relation_indexes(engine)
     assert after.items() >= covering.items()
     assert "ix_catalog_relations_source" not in after
+
+
+CATALOG = """apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: team-a}
+spec: {type: team, children: []}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: svc-1, tags: [go]}
+spec: {type: service, lifecycle: production, owner: team-a, dependsOn: [component:svc-2]}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: svc-2, tags: [java]}
+spec: {type: website, lifecycle: experimental, owner: team-a}
+"""
+
+
+def _derived_by_ref(engine: Engine, entity_column: str, search: str, relations: str) -> Any:
+    """Each derived row with its entity's ref in place of the key (``entity_column`` of
+    ``catalog_entities`` is what the derived tables' key columns hold)."""
+    with engine.connect() as conn:
+        found = conn.execute(sa.text(f"SELECT {entity_column}, entity_ref FROM catalog_entities"))
+        refs = {key: ref for key, ref in found}
+        rows = {
+            "search": conn.execute(
+                sa.text(f"SELECT {search}, key, value, original_value FROM catalog_search")
+            ).all(),
+            "relations": conn.execute(
+                sa.text(
+                    f"SELECT {relations}, source_entity_ref, type, target_entity_ref"
+                    " FROM catalog_relations"
+                )
+            ).all(),
+        }
+    return {name: sorted((refs[r[0]], *r[1:]) for r in got) for name, got in rows.items()}
+
+
+def test_row_key_migration_keeps_every_derived_row(
+    engine: Engine, catalog: Any, tmp_path: Path
+) -> None:
+    """0012 re-keys search and relation rows by the entity's row id; down and up again, every
+    row still belongs to its entity, and filters and deletes work on the result."""
+    (tmp_path / "catalog-info.yaml").write_text(CATALOG)
+    catalog.register_location(type="file", target=str(tmp_path / "catalog-info.yaml"))
+    at_head = _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id")
+    assert len(at_head["relations"]) >= 6 and len(at_head["search"]) >= 20
+
+    migrate.downgrade(engine, "0011_catalog_stitched_relations")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("catalog_search")}
+    assert "entity_id" in columns and "entity_row_id" not in columns
+    assert _derived_by_ref(engine, "entity_id", "entity_id", "originating_entity_id") == at_head
+
+    migrate.upgrade(engine)
+    assert _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id") == at_head
+    owned = catalog.query_entities(filters=["relations.ownedBy=group:default/team-a"])
+    assert sorted(e["metadata"]["name"] for e in owned.items) == ["svc-1", "svc-2"]
+    tagged = catalog.query_entities(filters=["metadata.tags=go"])
+    assert [e["metadata"]["name"] for e in tagged.items] == ["svc-1"]
+    uid = catalog.get_entity_by_ref("component:svc-1")["metadata"]["uid"]
+    catalog.delete_entity_by_uid(uid)  # the rebuilt tables' foreign keys still cascade
+    left = _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id")
+    assert all(r[0] != "component:default/svc-1" for r in left["search"])
+    assert all(r[0] != "component:default/svc-1" for r in left["relations"])

@@ -20,12 +20,7 @@ import orjson
 from goldenpath.catalog.model import Entity, Relation
 from goldenpath.catalog.store.search import full_text_document, search_rows
 
-__all__ = ["Prepared", "RelationRow", "SearchRow", "content_hash", "etag_of", "finish", "prepare"]
-
-#: ``catalog_search`` row: entity_id, key, value, original_value (a tuple or a JSON list)
-SearchRow = Sequence[str | None]
-#: ``catalog_relations`` row: originating entity_id, source, type, target
-RelationRow = Sequence[str]
+__all__ = ["Prepared", "content_hash", "etag_of", "finish", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +36,12 @@ class Prepared:
         etag: ``metadata.etag`` for that uid and hash.
         entity_json: the stored entity JSON (uid and etag set, no relations/status).
         search_text: the full-text document (name, title, description, tags, owner).
-        search_json: JSON array of ``catalog_search`` rows ``[uid, key, value, original_value]``.
-        relations_json: JSON array of ``catalog_relations`` rows ``[uid, source, type,
-            target]`` (deduplicated). Bytes rather than millions of small lists between
-            processing and the insert: less memory, no garbage-collector scans, and SQLite
-            can read them itself (``json_each``).
+        search_json: JSON array of the entity's ``catalog_search`` rows ``[key, value,
+            original_value]`` (the writer adds the entity's row id, known once it is stored).
+        relations_json: JSON array of its ``catalog_relations`` rows ``[source, type,
+            target]`` (deduplicated; the writer adds the row id too). Bytes rather than
+            millions of small lists between processing and the insert: less memory, no
+            garbage-collector scans, and SQLite can read them itself (``json_each``).
     """
 
     hash: str
@@ -123,6 +119,6 @@ def prepare(
         etag,
         orjson.dumps(stored).decode(),
         full_text_document(stored),
-        orjson.dumps([(uid, k, v, o) for k, v, o in search_rows(stored)]),
-        orjson.dumps([(uid, r.source, r.type, r.target) for r in dict.fromkeys(relations)]),
+        orjson.dumps(search_rows(stored)),
+        orjson.dumps([(r.source, r.type, r.target) for r in dict.fromkeys(relations)]),
     )

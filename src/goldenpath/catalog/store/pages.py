@@ -105,7 +105,7 @@ def _sort_column(order: Order | None) -> ColumnElement[Any] | None:
         return COLUMNS[order.field]
     return (
         sa.select(sa.func.min(S.value))
-        .where(S.entity_id == E.entity_id, S.key == order.field)
+        .where(S.entity_row_id == E.id, S.key == order.field)
         .scalar_subquery()
     )
 

@@ -147,7 +147,7 @@ def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[
             .group_by(S.value, S.original_value)
         )
         if where is not None:
-            stmt = stmt.where(S.entity_id.in_(sa.select(E.entity_id).where(where)))
+            stmt = stmt.where(S.entity_row_id.in_(sa.select(E.id).where(where)))
     counts = [{"value": v, "count": int(c)} for v, c in conn.execute(stmt, params)]
     counts.sort(key=lambda f: (-f["count"], f["value"]))
     return counts
@@ -194,6 +194,6 @@ def dangling_relations(
     )
     if location_id is not None:
         stmt = stmt.where(
-            R.originating_entity_id.in_(sa.select(E.entity_id).where(E.location_id == location_id))
+            R.originating_row_id.in_(sa.select(E.id).where(E.location_id == location_id))
         )
     return [{"source": s, "type": t, "target": g} for s, t, g in conn.execute(stmt)]

@@ -161,7 +161,7 @@ def mark_sources_stale(conn: Connection, originating_ids: Sequence[str]) -> None
         chunk = list(originating_ids[start : start + _CHUNK])
         sources = (
             sa.select(R.source_entity_ref)
-            .where(R.originating_entity_id.in_(chunk))
+            .where(R.originating_row_id.in_(sa.select(E.id).where(E.entity_id.in_(chunk))))
             .scalar_subquery()
         )
         # every source row is updated, stale or not: on PostgreSQL that takes its row lock,

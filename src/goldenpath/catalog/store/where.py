@@ -98,10 +98,10 @@ def _set_condition(name: str, category: str, count: int | None) -> ColumnElement
         if count is not None:
             rel = rel.where(R.target_entity_ref.in_(_values(name, count)))
         return E.entity_ref.in_(rel)
-    sub = sa.select(S.entity_id).where(S.key == _key(name))
+    sub = sa.select(S.entity_row_id).where(S.key == _key(name))
     if count is not None:
         sub = sub.where(S.value.in_(_values(name, count)))
-    return E.entity_id.in_(sub)
+    return E.id.in_(sub)
 
 
 def _probe_condition(
@@ -133,7 +133,7 @@ def _probe_condition(
         if count is not None:
             sub = sub.where(R.target_entity_ref.in_(_values(name, count)))
     else:
-        sub = sa.select(sa.literal(1)).where(S.entity_id == E.entity_id, S.key == _key(name))
+        sub = sa.select(sa.literal(1)).where(S.entity_row_id == E.id, S.key == _key(name))
         if count is not None:
             sub = sub.where(S.value.in_(_values(name, count)))
     if dialect != "sqlite":

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from goldenpath.catalog.model import Entity, Relation
 from goldenpath.catalog.store import bulk, stitch
-from goldenpath.catalog.store.derive import Prepared, RelationRow, SearchRow
+from goldenpath.catalog.store.derive import Prepared
 from goldenpath.catalog.store.search import search_rows
 from goldenpath.catalog.store.tables import (
     catalog_entities,
@@ -26,8 +26,9 @@ from goldenpath.catalog.store.tables import (
 __all__ = ["Writes", "analyze", "apply", "bump_version"]
 
 _CHUNK = 500
-_SEARCH_COLUMNS = ("entity_id", "key", "value", "original_value")
-_RELATION_COLUMNS = ("originating_entity_id", "source_entity_ref", "type", "target_entity_ref")
+_SEARCH_COLUMNS = ("entity_row_id", "key", "value", "original_value")
+_RELATION_COLUMNS = ("originating_row_id", "source_entity_ref", "type", "target_entity_ref")
+_ROW_ID_SCAN = 4000  # from this many uids on, their row ids are read in one table scan
 _READY_BATCH = 5000  # prepared entities whose rows are decoded and inserted at a time
 _FTS_INSERT_TRIGGER = "catalog_entities_fts_ai"
 _BULK_CACHE_KIB = 262_144  # SQLite page cache while a bulk load builds its indexes
@@ -156,8 +157,7 @@ def _first_arrays(conn: Connection, writes: Writes) -> dict[str, bytes] | None:
                 yield x.source, x.type, x.target
         for prepared in writes.ready:
             if len(prepared.relations_json) > 2:
-                for _, source, type_, target in orjson.loads(prepared.relations_json):
-                    yield source, type_, target
+                yield from orjson.loads(prepared.relations_json)
 
     return stitch.arrays_of(rows())
 
@@ -285,41 +285,62 @@ def _insert_entities_bulk(
     conn.exec_driver_sql(str(trigger))
 
 
+def _row_ids(conn: Connection, uids: Sequence[str]) -> dict[str, int]:
+    """``metadata.uid`` → ``catalog_entities.id`` of the stored entities among ``uids``.
+
+    Many uids (a bulk load's) are looked up in one scan of the table rather than in
+    hundreds of ``IN`` lists (100k entities: 0.87 s of round trips on PostgreSQL).
+    """
+    e = catalog_entities.c
+    if len(uids) > _ROW_ID_SCAN:
+        wanted = set(uids)
+        scan = conn.execute(sa.select(e.entity_id, e.id))
+        return {uid: row_id for uid, row_id in scan if uid in wanted}
+    out: dict[str, int] = {}
+    for i in range(0, len(uids), _CHUNK):
+        rows = conn.execute(
+            sa.select(e.entity_id, e.id).where(e.entity_id.in_(uids[i : i + _CHUNK]))
+        )
+        out.update((uid, row_id) for uid, row_id in rows)
+    return out
+
+
 def _apply_derived(conn: Connection, writes: Writes, *, mark_stale: bool) -> None:
     """Rewrite search rows (and relations, when given) of changed entities; add new ones.
+    Every entity named is stored by now (its rows point at its row id).
     ``mark_stale``: mark the sources of the relation rows deleted and added stale
     (``store.stitch``); a bulk load marks everything instead."""
-    derived = writes.derived
-    uids = [d[0] for d in derived]
+    derived, ready = writes.derived, writes.ready
+    ids = _row_ids(conn, [*(d[0] for d in derived), *(p.uid for p in ready)])
+    changed = [ids[d[0]] for d in derived]
     rel_uids = [d[0] for d in derived if d[2] is not None]
     s, r = catalog_search.c, catalog_relations.c
     if mark_stale:
         stitch.mark_sources_stale(conn, rel_uids)
-    for i in range(0, len(uids), _CHUNK):
-        conn.execute(catalog_search.delete().where(s.entity_id.in_(uids[i : i + _CHUNK])))
-    for i in range(0, len(rel_uids), _CHUNK):
-        conn.execute(
-            catalog_relations.delete().where(r.originating_entity_id.in_(rel_uids[i : i + _CHUNK]))
-        )
-    search: list[SearchRow] = []
-    relations: list[RelationRow] = []
+    for i in range(0, len(changed), _CHUNK):
+        conn.execute(catalog_search.delete().where(s.entity_row_id.in_(changed[i : i + _CHUNK])))
+    rel_changed = [ids[uid] for uid in rel_uids]
+    for i in range(0, len(rel_changed), _CHUNK):
+        chunk = rel_changed[i : i + _CHUNK]
+        conn.execute(catalog_relations.delete().where(r.originating_row_id.in_(chunk)))
+    search: list[tuple[int, str, str | None, str | None]] = []
+    relations: list[tuple[int, str, str, str]] = []
     for uid, entity, rels in derived:
-        search.extend([(uid, k, v, o) for k, v, o in search_rows(entity)])
-        relations.extend((uid, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
-    _insert_derived(conn, search, relations)
-    ready = writes.ready
+        row_id = ids[uid]
+        search.extend([(row_id, k, v, o) for k, v, o in search_rows(entity)])
+        relations.extend((row_id, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
+    bulk.insert_rows(conn, catalog_search, _SEARCH_COLUMNS, search)
+    bulk.insert_rows(conn, catalog_relations, _RELATION_COLUMNS, relations)
     for i in range(0, len(ready), _READY_BATCH):
         batch = ready[i : i + _READY_BATCH]
-        bulk.insert_json_rows(conn, catalog_search, _SEARCH_COLUMNS, [p.search_json for p in batch])
-        bulk.insert_json_rows(
-            conn, catalog_relations, _RELATION_COLUMNS, [p.relations_json for p in batch]
+        bulk.insert_keyed_json_rows(
+            conn, catalog_search, _SEARCH_COLUMNS, [(ids[p.uid], p.search_json) for p in batch]
+        )
+        bulk.insert_keyed_json_rows(
+            conn,
+            catalog_relations,
+            _RELATION_COLUMNS,
+            [(ids[p.uid], p.relations_json) for p in batch],
         )
     if mark_stale:
         stitch.mark_sources_stale(conn, [*rel_uids, *(p.uid for p in ready)])
-
-
-def _insert_derived(
-    conn: Connection, search: list[SearchRow], relations: list[RelationRow]
-) -> None:
-    bulk.insert_rows(conn, catalog_search, _SEARCH_COLUMNS, search)
-    bulk.insert_rows(conn, catalog_relations, _RELATION_COLUMNS, relations)
