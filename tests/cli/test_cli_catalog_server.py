@@ -98,6 +98,23 @@ def test_ls_filters_and_output_formats(served: tuple[Path, Path], imported: obje
     assert "api:default/petstore-api" in table.stdout and "openapi" in table.stdout
 
 
+def test_ls_by_an_owner_not_in_the_catalog_says_so(
+    served: tuple[Path, Path], imported: object
+) -> None:
+    home, _ = served
+    typo = run_platform(home, "catalog", "ls", "--owner", "team")
+    assert typo.returncode == 0 and "0 of 0" in typo.stdout
+    assert "no owner group:default/team in the catalog" in typo.stderr
+    assert "did you mean group:default/team-a?" in typo.stderr
+    unknown = run_platform(home, "catalog", "ls", "--owner", "user:nobody", "-o", "json")
+    assert json.loads(unknown.stdout)["items"] == []  # stdout stays machine-readable
+    assert "no owner user:default/nobody" in unknown.stderr
+    assert "platform catalog ls --kind group" in unknown.stderr
+    # an owner that exists but owns nothing of the kind asked for: no hint
+    exists = run_platform(home, "catalog", "ls", "--owner", "team-a", "--kind", "group")
+    assert exists.returncode == 0 and "no owner" not in exists.stderr
+
+
 def test_ls_pages_with_a_cursor(served: tuple[Path, Path], imported: object) -> None:
     home, _ = served
     first = json.loads(run_platform(home, "catalog", "ls", "--limit", "2", "-o", "json").stdout)

@@ -95,6 +95,8 @@ def ls(
 
     The table shows ref, type, owner and lifecycle; when more pages exist the next
     `--cursor` is printed on stderr. -o json prints {items, totalItems, pageInfo}.
+    When nothing matches an --owner that is not in the catalog, stderr says so and names
+    the groups and users that look like it.
 
     Examples:
 
@@ -111,7 +113,10 @@ def ls(
         params += _query_params(kind, owner, query, filters or [])
     with context.api_client() as client:
         page = client.get("/api/catalog/entities/by-query", params=params)
+        hint = _missing_owner_hint(client, owner) if owner and not page.get("items") else None
     output.emit(page, fmt, _render.entity_page)
+    if hint:
+        output.stderr().print(hint, markup=False)
     next_cursor = (page.get("pageInfo") or {}).get("nextCursor")
     if fmt is OutputFormat.table and next_cursor:
         output.stderr().print(f"more: platform catalog ls --cursor {next_cursor}", markup=False)
@@ -248,6 +253,31 @@ def _query_params(
     if query:
         params.append(("fullTextFilterTerm", query))
     return params
+
+
+def _missing_owner_hint(client: Any, owner: str) -> str | None:
+    """Why ``--owner`` matched nothing when the owner itself is not in the catalog, with the
+    groups and users whose names look like it; None when it exists (it owns nothing)."""
+    ref = parse_entity_ref(owner, default_kind="group")
+    try:
+        client.get(f"/api/catalog/entities/by-name/{ref.kind}/{ref.namespace}/{ref.name}")
+        return None
+    except NotFound:
+        pass
+    similar = client.get(
+        "/api/catalog/entities/by-query",
+        params=[
+            ("filter", "kind=group"),
+            ("filter", "kind=user"),
+            ("fullTextFilterTerm", ref.name),
+            ("orderField", "metadata.name,asc"),
+            ("limit", 5),
+        ],
+    )
+    names = [_render.ref_of(item) for item in similar.get("items") or []]
+    if names:
+        return f"no owner {ref} in the catalog; did you mean {', '.join(names)}?"
+    return f"no owner {ref} in the catalog; list the groups with `platform catalog ls --kind group`"
 
 
 def _fetch_entity(client: Any, ref: str) -> dict[str, Any]:
