@@ -1,11 +1,12 @@
 """Catalog migrations on both backends: 0001 round trip, 0003 (read indexes) and 0012 (row
-keys, with data) down and up."""
+keys, with data) down and up; 0013 (lz4 for the entity JSON) on PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
@@ -128,3 +129,45 @@ def test_row_key_migration_keeps_every_derived_row(
     left = _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id")
     assert all(r[0] != "component:default/svc-1" for r in left["search"])
     assert all(r[0] != "component:default/svc-1" for r in left["relations"])
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite compresses nothing
+def test_entity_json_is_compressed_with_lz4_on_postgresql(
+    engine: Engine, catalog: Any, tmp_path: Path
+) -> None:
+    """0013: where the server has lz4, a large entity's stored JSON is lz4-compressed
+    (pglz before)."""
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar():
+            pytest.skip("this PostgreSQL is built without lz4")
+    description = " ".join(f"word{i}" for i in range(2000))  # ~16 KB: compressed when stored
+    (tmp_path / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
+        f"metadata: {{name: big, description: {description}}}\n"
+        "spec: {type: service, lifecycle: production, owner: team-a}\n"
+    )
+    catalog.register_location(type="file", target=str(tmp_path / "catalog-info.yaml"))
+    big = "component:default/big"
+
+    def compression() -> str | None:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text(
+                    "SELECT pg_column_compression(entity) FROM catalog_entities"
+                    " WHERE entity_ref = :r"
+                ),
+                {"r": big},
+            ).scalar()
+
+    assert compression() == "lz4"
+    assert catalog.get_entity_by_ref(big)["metadata"]["description"] == description
+    migrate.downgrade(engine, "0012_catalog_row_keys")
+    with engine.begin() as conn:  # a value written now takes the server's default again
+        conn.execute(
+            sa.text("UPDATE catalog_entities SET entity = entity || ' ' WHERE entity_ref = :r"),
+            {"r": big},
+        )
+    assert compression() == "pglz"
+    migrate.upgrade(engine)
