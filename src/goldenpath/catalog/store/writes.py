@@ -307,26 +307,29 @@ def _row_ids(conn: Connection, uids: Sequence[str]) -> dict[str, int]:
 
 def _apply_derived(conn: Connection, writes: Writes, *, mark_stale: bool) -> None:
     """Rewrite search rows (and relations, when given) of changed entities; add new ones.
-    Every entity named is stored by now (its rows point at its row id).
+    Their rows point at the entity's row id; a changed entity deleted meanwhile (PostgreSQL:
+    ``DELETE /entities/by-uid`` committed during a refresh) gets none.
     ``mark_stale``: mark the sources of the relation rows deleted and added stale
     (``store.stitch``); a bulk load marks everything instead."""
     derived, ready = writes.derived, writes.ready
     ids = _row_ids(conn, [*(d[0] for d in derived), *(p.uid for p in ready)])
-    changed = [ids[d[0]] for d in derived]
+    changed = [ids[d[0]] for d in derived if d[0] in ids]
     rel_uids = [d[0] for d in derived if d[2] is not None]
     s, r = catalog_search.c, catalog_relations.c
     if mark_stale:
         stitch.mark_sources_stale(conn, rel_uids)
     for i in range(0, len(changed), _CHUNK):
         conn.execute(catalog_search.delete().where(s.entity_row_id.in_(changed[i : i + _CHUNK])))
-    rel_changed = [ids[uid] for uid in rel_uids]
+    rel_changed = [ids[uid] for uid in rel_uids if uid in ids]
     for i in range(0, len(rel_changed), _CHUNK):
         chunk = rel_changed[i : i + _CHUNK]
         conn.execute(catalog_relations.delete().where(r.originating_row_id.in_(chunk)))
     search: list[tuple[int, str, str | None, str | None]] = []
     relations: list[tuple[int, str, str, str]] = []
     for uid, entity, rels in derived:
-        row_id = ids[uid]
+        row_id = ids.get(uid)
+        if row_id is None:
+            continue
         search.extend([(row_id, k, v, o) for k, v, o in search_rows(entity)])
         relations.extend((row_id, x.source, x.type, x.target) for x in dict.fromkeys(rels or ()))
     bulk.insert_rows(conn, catalog_search, _SEARCH_COLUMNS, search)
