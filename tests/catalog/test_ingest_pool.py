@@ -7,6 +7,12 @@ ways and compare what a user can see, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +271,74 @@ def test_a_removed_file_orphans_its_entities_in_the_pool(
     assert report.orphaned == ["resource:default/orders-db"]
     assert orphan["metadata"]["annotations"]["backstage.io/orphan"] == "true"
     assert "component:default/orders" in report.unchanged
+
+
+#: run in a child process of its own, with SIGTERM and SIGINT handled the way the API
+#: server's process handles them (uvicorn's handler notes that it should exit, no more):
+#: a regression hangs there, and the test kills it, instead of hanging the suite
+_SERVER_LIKE = """
+import json, signal, sys
+from pathlib import Path
+import psutil
+from goldenpath.catalog import ingest, locations, processing
+
+def note_exit(signum, frame):
+    pass
+
+signal.signal(signal.SIGTERM, note_exit)
+signal.signal(signal.SIGINT, note_exit)
+out = {}
+try:
+    with ingest.worker_pool(2) as pool:
+        out["term"] = str(pool.apply(signal.getsignal, (signal.SIGTERM,)))
+        out["int"] = str(pool.apply(signal.getsignal, (signal.SIGINT,)))
+        raise RuntimeError("a pass that fails: the pool is terminated, by SIGTERM")
+except RuntimeError:
+    out["after_error"] = len(psutil.Process().children())
+ingest.POOL_THRESHOLD = 1
+root = Path(sys.argv[1])
+paths = sorted(root.rglob("*.yaml"))
+files = [locations.SourceFile(p, f"file:{p}", "location:default/x") for p in paths]
+rules = processing.KindRules(frozenset(["*"]))
+for _ in range(5):
+    process = ingest.Processor(
+        rules=rules, origin="file:x", roots=[], max_bytes=10**6, max_aliases=100
+    )
+    done = process(files)
+    out.setdefault("documents", []).append(sum(len(d) for d in done))
+    out.setdefault("children", []).append(len(psutil.Process().children()))
+out["parent_term_kept"] = signal.getsignal(signal.SIGTERM) is note_exit
+print(json.dumps(out))
+"""
+
+
+def test_pool_workers_end_in_a_process_whose_sigterm_only_notes_it(
+    tmp_path: Path, file_tree: Any
+) -> None:
+    """Forked workers do not keep the server's signal handlers, so ``Pool.terminate()``'s
+    SIGTERM ends them, and every pooled pass leaves no worker behind. (They kept uvicorn's
+    handler: an import through the API waited forever for a worker, 1 in 8 tries.)"""
+    root = file_tree(tmp_path / "cat", TREE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SERVER_LIKE, str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail("a pooled pass hung in a process that handles SIGTERM like the server")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # any worker it left behind
+    assert child.returncode == 0, stderr
+    out = json.loads(stdout)
+    assert out["term"] == str(signal.SIG_DFL) and out["int"] == str(signal.SIG_IGN)
+    assert out["after_error"] == 0
+    assert out["documents"] == [out["documents"][0]] * 5 and out["documents"][0] >= 5
+    assert out["children"] == [0] * 5
+    assert out["parent_term_kept"] is True

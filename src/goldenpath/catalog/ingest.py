@@ -16,8 +16,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
+import signal
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ __all__ = [
     "generated_location",
     "generated_ref",
     "quiet_gc",
+    "worker_pool",
 ]
 
 #: from this many files on, processing runs in a pool of forked workers (two on the 2-core
@@ -304,8 +307,43 @@ class Processor:
             reader = _reader(jobs)
             return [_process_job(j, reader) for j in jobs]
         chunks = [jobs[i : i + _CHUNK_FILES] for i in range(0, len(jobs), _CHUNK_FILES)]
-        with quiet_gc(), _pool_context().Pool(workers, initializer=gc.enable) as pool:
+        with quiet_gc(), worker_pool(workers) as pool:
             return [d for part in pool.imap(_process_chunk, chunks) for d in _decode_chunk(part)]
+
+
+def _init_worker() -> None:
+    """First thing in each forked worker: SIGTERM kills it again and SIGINT is the parent's
+    business; the wake-up fd and garbage collection are its own.
+
+    A fork copies the parent's signal handlers: in the server those are uvicorn's, which
+    only note that the server should exit — a worker given SIGTERM by ``Pool.terminate()``
+    carried on, and the request that owned the pool waited for it forever (seen once in
+    eight 3,000-entity imports through the API).
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.set_wakeup_fd(-1)
+    gc.enable()
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[multiprocessing.pool.Pool]:
+    """A pool of ``workers`` forked processes (:func:`_init_worker`), shut down cleanly.
+
+    On success the workers are told to finish (``close``) and joined: ``Pool.__exit__``
+    would ``terminate()`` them, whose clean-up drains the task queue and can swallow the
+    sentinels that tell idle workers to exit, leaving them to the signal. On an error they
+    are terminated. Either way no worker outlives the block.
+    """
+    pool = _pool_context().Pool(workers, initializer=_init_worker)
+    try:
+        yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 @contextmanager
