@@ -24,7 +24,9 @@ def test_register_location_returns_backstage_shape(api: Api) -> None:
     assert body["location"]["type"] == "file"
     assert body["location"]["target"] == str(SAMPLE_CATALOG)
     assert isinstance(body["location"]["id"], str)
-    assert {e["metadata"]["name"] for e in body["entities"]} >= {"checkout", "team-a", "orders-db"}
+    # as Backstage: entities only in a dry run; what was stored is in goldenpath's report
+    assert body["entities"] == []
+    assert {"group:default/team-a", "resource:default/orders-db"} <= set(body["report"]["added"])
     location_id = body["location"]["id"]
     got = api.get(f"/api/catalog/locations/{location_id}").json()
     assert got == body["location"]
@@ -43,6 +45,7 @@ def test_register_twice_conflicts_but_dry_run_says_exists(catalog_api: Api) -> N
         json={"type": "file", "target": str(SAMPLE_CATALOG)},
     )
     assert dry.status_code == 201 and dry.json()["exists"] is True
+    assert "checkout" in {e["metadata"]["name"] for e in dry.json()["entities"]}
 
 
 def test_bad_location_is_a_400_and_changes_nothing(catalog_api: Api) -> None:

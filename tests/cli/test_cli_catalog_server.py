@@ -232,3 +232,28 @@ def test_no_wait_returns_the_registered_location(served: tuple[Path, Path], tmp_
     assert "component:default/inventory" in data["added"]
     table = run_platform(home, "catalog", "get", "component:default/inventory")
     assert table.returncode == 0 and "Sells pets" in table.stdout
+
+
+def test_import_of_more_entities_than_one_by_refs_request_takes(tmp_path: Path) -> None:
+    """Waiting for 1,500 entities asks for them in requests of at most 1,000 refs (the API's
+    limit): the import used to fail after registering, on a 422 from its own wait."""
+    docs = [
+        f"apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {{name: r-{i}}}\n"
+        "spec: {type: database, owner: team-a}\n"
+        for i in range(1500)
+    ]
+    tree = build_file_tree(
+        tmp_path / "bulk",
+        {f"part-{p}.yaml": "---\n".join(docs[p * 100 : (p + 1) * 100]) for p in range(15)},
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    try:
+        result = run_platform(home, "catalog", "import", str(tree), "-o", "json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert len(report["added"]) == 1501 and not report["errors"]  # + the Location entity
+        listed = run_platform(home, "catalog", "ls", "--kind", "resource", "-o", "json")
+        assert json.loads(listed.stdout)["totalItems"] == 1500
+    finally:
+        stop_everything(home)

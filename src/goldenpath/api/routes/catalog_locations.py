@@ -2,8 +2,10 @@
 
 Backstage shapes (https://backstage.io/docs/features/software-catalog/software-catalog-api):
 ``POST /locations`` → 201 ``{location: {id, type, target}, entities: [...], exists?}``
-(``exists`` only in a dry run, as Backstage; goldenpath adds ``report``: the refresh report of
-the registration, which Backstage clients ignore); ``GET /locations`` → ``[{data: {id, type,
+(``entities`` and ``exists`` only filled in a dry run, as Backstage's
+``DefaultLocationService``: a registration answers ``entities: []``; goldenpath adds
+``report``: the refresh report of the registration — refs added, updated, unchanged,
+invalid, and the errors — which Backstage clients ignore); ``GET /locations`` → ``[{data: {id, type,
 target}}]`` (at most 500 per response, ``Link`` header to the next page); ``GET /locations/{id}`` →
 ``{id, type, target}``; ``POST /refresh`` → 200 (our body: the refresh report);
 ``POST /validate-entity`` → 200 ``{}`` or 400 problem with ``errors``.
@@ -46,7 +48,10 @@ def create_location(
     _who: PrincipalDep,
     dryRun: bool = False,
 ) -> JSONResponse:
-    """201 ``{location, entities, exists?}``; 409 when already registered (not in a dry run)."""
+    """201 ``{location, entities, exists?, report?}``: ``entities`` what the location would
+    produce in a dry run, ``[]`` otherwise (as Backstage; the refs are in ``report``, and at
+    100k entities the whole list would be a response of ~100 MB); 409 when already
+    registered (not in a dry run)."""
     result = svc.catalog.register_location(type=body.type, target=body.target, dry_run=dryRun)
     return JSONResponse(_location_result(result, dryRun), status_code=201)
 
@@ -161,7 +166,8 @@ def _location(loc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _location_result(result: Any, dry_run: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {"location": _location(result.location), "entities": result.entities}
+    entities = result.entities if dry_run else []
+    body: dict[str, Any] = {"location": _location(result.location), "entities": entities}
     if dry_run:
         body["exists"] = result.exists
     if result.report is not None:

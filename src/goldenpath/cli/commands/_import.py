@@ -1,9 +1,11 @@
 """``platform catalog import``: register a location, wait for its entities, summarise.
 
-The API registers and processes a location in one request (``POST /api/catalog/locations``).
-Waiting then means: poll ``POST /entities/by-refs`` until every entity the location emitted
-is readable (bounded), with a Rich progress bar on stderr, and collect the location's
-processing errors from ``GET /api/catalog/errors``.
+The API registers and processes a location in one request (``POST /api/catalog/locations``)
+and answers with its report (refs added, updated, invalid; Backstage's ``entities`` list is
+only filled in a dry run). Waiting then means: poll ``POST /entities/by-refs`` (1,000 refs a
+request, kinds only) until every entity added or updated is readable (bounded), with a Rich
+progress bar on stderr, and collect the location's processing errors from
+``GET /api/catalog/errors``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = ["import_location", "location_for"]
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[\w.-]+@[\w.-]+:", re.IGNORECASE)
 _WAIT_BOUND = 300.0  # seconds to wait for emitted entities to become readable
 _POLL = 0.25
+_BY_REFS_MAX = 1000  # refs per POST /entities/by-refs: the API's limit (as Backstage's client)
 
 
 def location_for(argument: str, forced_type: str | None = None) -> dict[str, str]:
@@ -60,12 +63,11 @@ def import_location(
         )
     location = response.get("location") or {}
     entities = [e for e in response.get("entities") or [] if isinstance(e, dict)]
-    refs = [_ref(e) for e in entities]
-    result = _summary(response, refs)
+    result = _summary(response, [_ref(e) for e in entities])
     result["location"] = location
     result["exists"] = bool(response.get("exists", False))
     if wait and not dry_run:
-        _wait_for(client, refs)
+        _wait_for(client, [*result["added"], *result["updated"]])
         if not result["errors"] and location.get("id"):
             result["errors"] = _location_errors(client, str(location["id"]))
             # Rejected = had an error and produced no entity; an entity can be stored and still
@@ -89,16 +91,27 @@ def _summary(response: dict[str, Any], refs: list[str]) -> dict[str, Any]:
 
 
 def _wait_for(client: PlatformClient, refs: list[str]) -> None:
-    if not refs:
+    """Poll until every ref is readable (bounded by ``_WAIT_BOUND``): ``_BY_REFS_MAX`` refs a
+    request, only their kinds returned, and only the refs not seen yet asked again."""
+    missing = list(dict.fromkeys(refs))
+    total = len(missing)
+    if not total:
         return
     deadline = time.monotonic() + _WAIT_BOUND
     with _progress() as progress:
-        task = progress.add_task("processing entities", total=len(refs))
+        task = progress.add_task("processing entities", total=total)
         while True:
-            found = client.post("/api/catalog/entities/by-refs", {"entityRefs": refs})
-            ready = sum(1 for item in (found or {}).get("items", []) if item)
-            progress.update(task, completed=ready)
-            if ready >= len(refs) or time.monotonic() > deadline:
+            still: list[str] = []
+            for start in range(0, len(missing), _BY_REFS_MAX):
+                chunk = missing[start : start + _BY_REFS_MAX]
+                body = {"entityRefs": chunk, "fields": ["kind"]}
+                items = (client.post("/api/catalog/entities/by-refs", body) or {}).get("items")
+                items = items or []
+                still += [ref for i, ref in enumerate(chunk) if i >= len(items) or not items[i]]
+                unchecked = len(missing) - start - len(chunk)
+                progress.update(task, completed=total - len(still) - unchecked)
+            missing = still
+            if not missing or time.monotonic() > deadline:
                 return
             time.sleep(_POLL)
 
