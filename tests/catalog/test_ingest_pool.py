@@ -317,7 +317,7 @@ def test_pool_workers_end_in_a_process_whose_sigterm_only_notes_it(
 ) -> None:
     """Forked workers do not keep the server's signal handlers, so ``Pool.terminate()``'s
     SIGTERM ends them, and every pooled pass leaves no worker behind. (They kept uvicorn's
-    handler: an import through the API waited forever for a worker, 1 in 8 tries.)"""
+    handler: an import through the API waited forever for a worker, 2 in 22 tries.)"""
     root = file_tree(tmp_path / "cat", TREE)
     child = subprocess.Popen(
         [sys.executable, "-c", _SERVER_LIKE, str(root)],

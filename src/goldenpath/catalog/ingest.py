@@ -317,8 +317,8 @@ def _init_worker() -> None:
 
     A fork copies the parent's signal handlers: in the server those are uvicorn's, which
     only note that the server should exit — a worker given SIGTERM by ``Pool.terminate()``
-    carried on, and the request that owned the pool waited for it forever (seen once in
-    eight 3,000-entity imports through the API).
+    carried on, and the request that owned the pool waited for it forever (twice in 22
+    imports of 3,000 entities through the API; none in 15 since).
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
