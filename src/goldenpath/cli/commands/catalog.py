@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from goldenpath.catalog.refs import parse_entity_ref
+from goldenpath.catalog.refs import EntityRef, parse_entity_ref
 from goldenpath.cli import context, output
 from goldenpath.cli.commands import _import, _render
 from goldenpath.cli.output import OutputFormat, OutputOption
@@ -255,12 +255,17 @@ def _query_params(
     return params
 
 
+def _by_name_path(ref: EntityRef) -> str:
+    """The API path of one entity (Backstage's ``/entities/by-name/{kind}/{namespace}/{name}``)."""
+    return f"/api/catalog/entities/by-name/{ref.kind}/{ref.namespace}/{ref.name}"
+
+
 def _missing_owner_hint(client: Any, owner: str) -> str | None:
     """Why ``--owner`` matched nothing when the owner itself is not in the catalog, with the
     groups and users whose names look like it; None when it exists (it owns nothing)."""
     ref = parse_entity_ref(owner, default_kind="group")
     try:
-        client.get(f"/api/catalog/entities/by-name/{ref.kind}/{ref.namespace}/{ref.name}")
+        client.get(_by_name_path(ref))
         return None
     except NotFound:
         pass
@@ -282,9 +287,7 @@ def _missing_owner_hint(client: Any, owner: str) -> str | None:
 
 def _fetch_entity(client: Any, ref: str) -> dict[str, Any]:
     if ":" in ref:
-        parsed = parse_entity_ref(ref)
-        path = f"/api/catalog/entities/by-name/{parsed.kind}/{parsed.namespace}/{parsed.name}"
-        result: dict[str, Any] = client.get(path)
+        result: dict[str, Any] = client.get(_by_name_path(parse_entity_ref(ref)))
         return result
     namespace, _, name = ref.rpartition("/")
     conditions = f"metadata.name={name}" + (f",metadata.namespace={namespace}" if namespace else "")

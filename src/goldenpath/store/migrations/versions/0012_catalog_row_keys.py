@@ -3,8 +3,9 @@
 ``catalog_search.entity_id`` and ``catalog_relations.originating_entity_id`` held the entity's
 36-character ``metadata.uid``; they become ``entity_row_id`` and ``originating_row_id``, the
 entity's ``catalog_entities.id`` (same cascade on delete). At 100,000 entities that is 1.5M
-search rows and 0.7M relation rows, each with one key repeated in its indexes: the tables and
-indexes are about a third smaller, and a bulk load writes and sorts that much less.
+search rows and 0.7M relation rows, each with one key repeated in its indexes: on SQLite the
+search table and its indexes went from 511 to 359 MB, the relation table and its indexes
+from 270 to 223 MB (``dbstat``), and a bulk load writes and sorts that much less.
 
 Each table is rebuilt (new table, rows copied through a join on the entity, old table
 dropped, new one renamed, indexes created), the same way on SQLite and PostgreSQL; rows whose
