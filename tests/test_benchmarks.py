@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -196,3 +197,77 @@ def test_scaffolder_benchmark_times_real_runs_and_writes_its_table(tmp_path: Pat
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nintro\n")
     assert text.count("<!-- scaffolder-bench:begin -->") == 1 and "| SQLite | 1 |" in text
+
+
+@pytest.fixture(scope="module")
+def ingested_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store filled by the benchmark's ingest from a generated 300-entity catalog."""
+    import ingest_child
+
+    root = tmp_path_factory.mktemp("floor-source")
+    written = catalog_gen.write_catalog(catalog_gen.build_catalog(300, seed=3), root / "catalog")
+    assert written > 0
+    store = root / "source.db"
+    ingest_child.ingest(f"sqlite:///{store}", root / "home", root / "catalog")
+    return store
+
+
+def _catalog_rows(url: str) -> dict[str, set[tuple[object, ...]]]:
+    """Every entity ref, search row and relation row of a store (row ids resolved to refs)."""
+    from sqlalchemy import text
+
+    from goldenpath.store.engine import make_engine
+
+    queries = {
+        "entities": "SELECT entity_ref, kind, entity FROM catalog_entities",
+        "search": "SELECT e.entity_ref, s.key, s.value FROM catalog_search s"
+        " JOIN catalog_entities e ON e.id = s.entity_row_id",
+        "relations": "SELECT e.entity_ref, r.source_entity_ref, r.type, r.target_entity_ref"
+        " FROM catalog_relations r JOIN catalog_entities e ON e.id = r.originating_row_id",
+    }
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {k: set(map(tuple, conn.execute(text(q)))) for k, q in queries.items()}
+    finally:
+        engine.dispose()
+
+
+def _index_names(url: str) -> set[str]:
+    import sqlalchemy as sa
+
+    from goldenpath.store.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        tables = ("catalog_entities", "catalog_search", "catalog_relations")
+        return {i["name"] for t in tables for i in inspector.get_indexes(t)}
+    finally:
+        engine.dispose()
+
+
+def test_store_floor_copies_every_row_into_the_migrated_schema(
+    ingested_store: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """The floor stores exactly the source's catalog, with every index the migrations make
+    except the ones it was told to skip, on SQLite and PostgreSQL."""
+    import store_floor
+
+    skip = frozenset({"ix_catalog_entities_name"})
+    migrated = _index_names(engine.url.render_as_string(hide_password=False))
+    if engine.dialect.name == "sqlite":
+        result = store_floor.sqlite_floor(ingested_store, tmp_path, skip)
+        url = f"sqlite:///{tmp_path / 'floor.db'}"
+    else:
+        url = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+        result = store_floor.postgresql_floor(ingested_store, url, skip)
+    source_url = f"sqlite:///{ingested_store}"
+    assert _catalog_rows(url) == _catalog_rows(source_url)
+    assert result["rows"]["catalog_entities"] == 301  # 300 generated + the Location
+    assert result["rows"]["catalog_search"] > 3000
+    assert result["total_s"] == pytest.approx(sum(result["phases_s"].values()), abs=0.01)
+    assert {"commit", "index ix_catalog_search_key_value"} <= set(result["phases_s"])
+    assert "ix_catalog_entities_name" in migrated
+    assert _index_names(url) == migrated - skip
