@@ -5,8 +5,9 @@
 Migrates the database, registers ``--catalog`` as one ``file`` location through
 ``CatalogService.register_location`` (which processes it at once: parse, validate, store
 entities, relations and search rows), then refreshes the unchanged catalog once. Prints
-one JSON line: wall times in seconds, what the service reported, stored counts by kind, and
-peak resident memory in MiB (``getrusage`` of this process and of its worker processes).
+one JSON line: wall times in seconds, the registration's CPU seconds (this process and its
+processing workers), what the service reported, stored counts by kind, and peak resident
+memory in MiB (``getrusage`` of this process and of its worker processes).
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ def _count_relations(engine: Any) -> int | None:
         return None
 
 
+def _cpu_seconds() -> dict[str, float]:
+    """User + system CPU seconds of this process and of its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "parent": own.ru_utime + own.ru_stime,
+        "workers": children.ru_utime + children.ru_stime,
+    }
+
+
 def ingest(database_url: str, home: Path, catalog: Path) -> dict[str, Any]:
     """Migrate, register ``catalog`` and refresh it once; returns timings and counts."""
     settings = load_settings(home=home, database_url=database_url)
@@ -60,9 +71,11 @@ def ingest(database_url: str, home: Path, catalog: Path) -> dict[str, Any]:
     migrate.upgrade(engine)
     migrate_s = time.perf_counter() - t0
     service = CatalogService(engine=engine, settings=settings, clock=lambda: datetime.now(UTC))
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     result = service.register_location(type="file", target=str(catalog))
     ingest_s = time.perf_counter() - t0
+    cpu1 = _cpu_seconds()
     t0 = time.perf_counter()
     refresh = service.refresh()
     refresh_s = time.perf_counter() - t0
@@ -73,6 +86,8 @@ def ingest(database_url: str, home: Path, catalog: Path) -> dict[str, Any]:
     return {
         "migrate_s": round(migrate_s, 3),
         "ingest_s": round(ingest_s, 3),
+        # CPU of the registration: this process, and its processing workers (joined by then)
+        "ingest_cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0},
         "refresh_unchanged_s": round(refresh_s, 3),
         "register_report": _report_counts(getattr(result, "report", None)),
         "refresh_report": _report_counts(refresh),

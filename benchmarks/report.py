@@ -148,6 +148,13 @@ def markdown(results: dict[str, Any]) -> str:
         ("relations stored", lambda b: f"{b['ingest']['stored_relations'] or 0:,}"),
         ("refresh, nothing changed (s)", lambda b: f"{b['ingest']['refresh_unchanged_s']:.2f}"),
         (
+            "CPU of register + process (s, + workers)",
+            lambda b: (
+                f"{b['ingest']['ingest_cpu_s']['parent']:.1f}"
+                f" + {b['ingest']['ingest_cpu_s']['workers']:.1f}"
+            ),
+        ),
+        (
             "peak RSS ingest (MiB, + workers)",
             lambda b: (
                 f"{b['ingest']['peak_rss_mb']:.0f} + {b['ingest']['peak_rss_workers_mb']:.0f}"

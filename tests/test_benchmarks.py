@@ -107,25 +107,29 @@ def test_percentiles_are_nearest_rank(samples: list[float], expected: dict[str, 
 
 
 def test_small_end_to_end_run_writes_results(tmp_path: Path) -> None:
-    """Ingest 400 entities into SQLite, serve them over HTTP, time every scenario."""
+    """Ingest 500 entities into SQLite (302 files: processed by the worker pool), serve them
+    over HTTP, time every scenario."""
     out = tmp_path / "out"
     cmd = [
         sys.executable, str(ROOT / "benchmarks" / "catalog_bench.py"),
-        "--entities", "400", "--backends", "sqlite", "--requests", "20",
+        "--entities", "500", "--backends", "sqlite", "--requests", "20",
         "--workdir", str(tmp_path / "work"), "--out", str(out),
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    data = json.loads((out / "catalog-bench-400.json").read_text(encoding="utf-8"))
+    data = json.loads((out / "catalog-bench-500.json").read_text(encoding="utf-8"))
     sqlite = data["backends"]["sqlite"]
-    # 400 generated + the Location entity generated for the registered directory
+    # 500 generated + the Location entity generated for the registered directory
     assert (
         sqlite["ingest"]["stored_by_kind"]["Component"] == data["catalog"]["by_kind"]["Component"]
     )
-    assert sqlite["ingest"]["stored_entities"] >= 400
+    assert sqlite["ingest"]["stored_entities"] >= 500
+    # the registration's CPU: the parent's, and its processing workers'
+    assert sqlite["ingest"]["ingest_cpu_s"]["parent"] > 0
+    assert sqlite["ingest"]["ingest_cpu_s"]["workers"] > 0
     assert set(sqlite["http"]) >= {"get_by_name", "owner_filter_page", "facets_kind"}
     assert all(r["requests"] == 20 for r in sqlite["http"].values())
-    markdown = (out / "catalog-bench-400.md").read_text(encoding="utf-8")
+    markdown = (out / "catalog-bench-500.md").read_text(encoding="utf-8")
     assert "| `get_by_name` |" in markdown
     # the store was read into the page cache before the reads were timed, and the table says so
     assert sqlite["prewarm"]["mib"] >= 1 and "read into the page cache" in markdown
@@ -160,7 +164,7 @@ def _fake_results(n: int, p99: float) -> dict:
     ingest = {
         "ingest_s": 1.0, "met": True, "entities_per_s": n, "stored_entities": n,
         "stored_relations": 0, "refresh_unchanged_s": 0.5, "peak_rss_mb": 100.0,
-        "peak_rss_workers_mb": 0.0,
+        "peak_rss_workers_mb": 0.0, "ingest_cpu_s": {"parent": 0.8, "workers": 0.4},
     }  # fmt: skip
     return {
         "date": "2026-01-01T00:00:00+00:00", "command": "bench", "requests_per_scenario": 10,
