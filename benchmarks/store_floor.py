@@ -12,7 +12,8 @@ full-text index filled, indexes built, committed — but by the database itself:
 
 - SQLite: ``INSERT … SELECT`` from the source file ``ATTACH``ed (C only; the source is read
   once beforehand so it comes from the page cache), in WAL mode with ``synchronous=NORMAL``,
-  a 256 MiB cache and ``threads=2``, as ``catalog.store.writes`` does;
+  foreign keys checked, a 256 MiB cache and ``threads=2``, as ``store.engine`` and
+  ``catalog.store.writes`` do;
 - PostgreSQL (a throwaway 15 cluster, ``benchmarks/pgcluster.py``): ``COPY … FROM STDIN`` of
   text encoded before the clock starts, the derived tables' foreign keys dropped and added
   back, the GIN full-text index rebuilt, then ``VACUUM (ANALYZE)`` as after a real load.
@@ -96,6 +97,7 @@ def sqlite_floor(source: Path, workdir: Path, skip: frozenset[str] = frozenset()
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA cache_size=-262144")
     conn.execute("PRAGMA threads=2")
+    conn.execute("PRAGMA foreign_keys=ON")  # as every connection of the store's engine
     conn.execute("ATTACH ? AS src", (str(source),))
     for table in _TABLES:  # read the source once: the copy then reads the page cache
         conn.execute(f"SELECT * FROM src.{table}").fetchall()
