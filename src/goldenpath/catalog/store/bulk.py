@@ -84,23 +84,11 @@ def insert_keyed_json_rows(
     """Insert rows given per key: each ``(key, blob)`` is an integer for ``columns[0]`` and a
     JSON array of arrays (orjson bytes) holding the values of ``columns[1:]`` for it.
 
-    SQLite reads the JSON itself (``json_each`` over one object keyed by the integers: no
-    Python object per row); other backends decode it and use :func:`insert_rows`. Values
-    must be strings or ``null``. (PostgreSQL's ``json_array_elements`` was measured no faster
-    than ``COPY`` here: 22 s vs 19 s for the 3.2M rows of 100k entities, the time goes to the
-    server side, not to decoding.)
+    The blobs are decoded here, a batch at a time, and inserted by :func:`insert_rows`.
+    (SQLite reading the JSON itself — ``json_each`` over one object keyed by the integers —
+    was slower: the 1.55M search rows of 100k entities took 2.2-2.3 s that way against 1.8 s
+    decoded and bound by ``executemany``; PostgreSQL's ``json_array_elements`` was no faster
+    than ``COPY`` either: 22 s vs 19 s for the 3.2M rows of 100k entities.)
     """
-    keyed = [(k, b) for k, b in keyed if len(b) > 2]  # skip "[]"
-    if not keyed:
-        return
-    if conn.dialect.name != "sqlite":
-        insert_rows(conn, table, columns, [(k, *r) for k, b in keyed for r in orjson.loads(b)])
-        return
-    names = ", ".join(columns)
-    values = ", ".join(f"json_extract(r.value, '$[{i}]')" for i in range(len(columns) - 1))
-    document = b"{" + b",".join(b'"%d":%s' % (k, b) for k, b in keyed) + b"}"
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) SELECT CAST(e.key AS INTEGER), {values} "
-        "FROM json_each(?) e, json_each(e.value) r",
-        (document.decode(),),
-    )
+    rows = [(k, *r) for k, b in keyed if len(b) > 2 for r in orjson.loads(b)]  # "[]": none
+    insert_rows(conn, table, columns, rows)

@@ -41,7 +41,7 @@ class Prepared:
         relations_json: JSON array of its ``catalog_relations`` rows ``[source, type,
             target]`` (deduplicated; the writer adds the row id too). Bytes rather than
             millions of small lists between processing and the insert: less memory, no
-            garbage-collector scans, and SQLite can read them itself (``json_each``).
+            garbage-collector scans; the writer decodes them a batch at a time.
     """
 
     hash: str
