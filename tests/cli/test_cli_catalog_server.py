@@ -106,6 +106,10 @@ def test_ls_by_an_owner_not_in_the_catalog_says_so(
     assert typo.returncode == 0 and "0 of 0" in typo.stdout
     assert "no owner group:default/team in the catalog" in typo.stderr
     assert "did you mean group:default/team-a?" in typo.stderr
+    # a typo past the first four characters: found by their prefix, ranked by likeness
+    misspelt = run_platform(home, "catalog", "ls", "--owner", "teamm-a")
+    assert "no owner group:default/teamm-a in the catalog" in misspelt.stderr
+    assert "did you mean group:default/team-a?" in misspelt.stderr
     unknown = run_platform(home, "catalog", "ls", "--owner", "user:nobody", "-o", "json")
     assert json.loads(unknown.stdout)["items"] == []  # stdout stays machine-readable
     assert "no owner user:default/nobody" in unknown.stderr

@@ -6,6 +6,7 @@ which runs the catalog's processing locally without a server.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -269,17 +270,7 @@ def _missing_owner_hint(client: Any, owner: str) -> str | None:
         return None
     except NotFound:
         pass
-    similar = client.get(
-        "/api/catalog/entities/by-query",
-        params=[
-            ("filter", "kind=group"),
-            ("filter", "kind=user"),
-            ("fullTextFilterTerm", ref.name),
-            ("orderField", "metadata.name,asc"),
-            ("limit", 5),
-        ],
-    )
-    names = [_render.ref_of(item) for item in similar.get("items") or []]
+    names = _similar_owners(client, ref.name)
     if names:
         return f"no owner {ref} in the catalog; did you mean {', '.join(names)}?"
     return f"no owner {ref} in the catalog; list the groups with `platform catalog ls --kind group`"
@@ -302,3 +293,37 @@ def _fetch_entity(client: Any, ref: str) -> dict[str, Any]:
         )
     found: dict[str, Any] = items[0]
     return found
+
+
+#: candidates a full-text query may bring for the owner hint, and how alike a name must be
+_OWNER_CANDIDATES = 50
+_OWNER_LIKENESS = 0.6
+
+
+def _similar_owners(client: Any, name: str) -> list[str]:
+    """Refs of up to five groups and users whose names look like ``name``, most alike first.
+
+    Candidates come from full text (the name's words, then its first four characters as a
+    prefix, which catches a typo further on: ``storefrnt-team`` → ``storefront-team``) and
+    are ranked by :class:`difflib.SequenceMatcher` ratio, at least 0.6.
+    """
+    candidates: dict[str, str] = {}
+    for term in dict.fromkeys((name, name[:4])):
+        page = client.get(
+            "/api/catalog/entities/by-query",
+            params=[
+                ("filter", "kind=group"),
+                ("filter", "kind=user"),
+                ("fullTextFilterTerm", term),
+                ("fields", "kind,metadata.namespace,metadata.name"),
+                ("limit", _OWNER_CANDIDATES),
+            ],
+        )
+        for item in page.get("items") or []:
+            candidates[_render.ref_of(item)] = str((item.get("metadata") or {}).get("name", ""))
+    wanted = name.lower()
+    scored = sorted(
+        (-difflib.SequenceMatcher(None, wanted, found.lower()).ratio(), ref)
+        for ref, found in candidates.items()
+    )
+    return [ref for score, ref in scored if -score >= _OWNER_LIKENESS][:5]
