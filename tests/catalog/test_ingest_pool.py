@@ -98,7 +98,6 @@ def _snapshot(engine: Engine, catalog: CatalogService) -> dict[str, Any]:
             for row_id, key, value, original in conn.execute(
                 sa.text("SELECT entity_row_id, key, value, original_value FROM catalog_search")
             )
-            if key != "metadata.uid"
         )
         relations = sorted(
             (refs[row_id], s, t, g)

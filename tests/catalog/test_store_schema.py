@@ -1,5 +1,6 @@
-"""Catalog migrations on both backends: 0001 round trip, 0003 (read indexes) and 0012 (row
-keys, with data) down and up; 0013 (lz4 for the entity JSON) on PostgreSQL."""
+"""Catalog migrations on both backends: 0001 round trip, 0003 (read indexes), 0012 (row
+keys, with data) and 0014 (no uid search rows, with data) down and up; 0013 (lz4 for the
+entity JSON) on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -110,16 +111,18 @@ def test_row_key_migration_keeps_every_derived_row(
     row still belongs to its entity, and filters and deletes work on the result."""
     (tmp_path / "catalog-info.yaml").write_text(CATALOG)
     catalog.register_location(type="file", target=str(tmp_path / "catalog-info.yaml"))
-    at_head = _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id")
-    assert len(at_head["relations"]) >= 6 and len(at_head["search"]) >= 20
+    migrate.downgrade(engine, "0013_catalog_lz4")  # the schema 0012 made (uid search rows)
+    at_0013 = _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id")
+    assert len(at_0013["relations"]) >= 6 and len(at_0013["search"]) >= 20
 
     migrate.downgrade(engine, "0011_catalog_stitched_relations")
     columns = {c["name"] for c in sa.inspect(engine).get_columns("catalog_search")}
     assert "entity_id" in columns and "entity_row_id" not in columns
-    assert _derived_by_ref(engine, "entity_id", "entity_id", "originating_entity_id") == at_head
+    assert _derived_by_ref(engine, "entity_id", "entity_id", "originating_entity_id") == at_0013
 
+    migrate.upgrade(engine, "0013_catalog_lz4")
+    assert _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id") == at_0013
     migrate.upgrade(engine)
-    assert _derived_by_ref(engine, "id", "entity_row_id", "originating_row_id") == at_head
     owned = catalog.query_entities(filters=["relations.ownedBy=group:default/team-a"])
     assert sorted(e["metadata"]["name"] for e in owned.items) == ["svc-1", "svc-2"]
     tagged = catalog.query_entities(filters=["metadata.tags=go"])
@@ -171,3 +174,45 @@ def test_entity_json_is_compressed_with_lz4_on_postgresql(
         )
     assert compression() == "pglz"
     migrate.upgrade(engine)
+
+
+def test_uid_search_rows_migration_moves_uid_reads_to_the_column(
+    engine: Engine, catalog: Any, tmp_path: Path
+) -> None:
+    """0014 drops the ``metadata.uid`` search rows (the entity table's column answers them)
+    and its downgrade writes them back from that column; filters, facets and order on the
+    uid give the same answers either way."""
+    (tmp_path / "catalog-info.yaml").write_text(CATALOG)
+    catalog.register_location(type="file", target=str(tmp_path / "catalog-info.yaml"))
+
+    def uid_rows() -> list[tuple[str, str, str]]:
+        with engine.connect() as conn:
+            return sorted(
+                conn.execute(
+                    sa.text(
+                        "SELECT e.entity_ref, s.value, s.original_value FROM catalog_search s"
+                        " JOIN catalog_entities e ON e.id = s.entity_row_id"
+                        " WHERE s.key = 'metadata.uid'"
+                    )
+                ).all()
+            )
+
+    items = catalog.query_entities().items
+    uids = {e["metadata"]["name"]: e["metadata"]["uid"] for e in items}
+    assert uid_rows() == []  # a load at head writes none
+    migrate.downgrade(engine, "0013_catalog_lz4")
+    assert uid_rows() == sorted(
+        (f"{e['kind'].lower()}:default/{e['metadata']['name']}", uid, uid)
+        for e in items
+        for uid in [e["metadata"]["uid"]]
+    )
+    migrate.upgrade(engine)
+    assert uid_rows() == []
+    found = catalog.query_entities(filters=[f"metadata.uid={uids['svc-1'].upper()}"])
+    assert [e["metadata"]["name"] for e in found.items] == ["svc-1"]
+    facets = catalog.facets(facets=["metadata.uid"], filters=["kind=component"])
+    assert sorted(f["value"] for f in facets["metadata.uid"]) == sorted(
+        [uids["svc-1"], uids["svc-2"]]
+    )
+    ordered = catalog.query_entities(order="metadata.uid")
+    assert [e["metadata"]["uid"] for e in ordered.items] == sorted(uids.values())

@@ -1,7 +1,8 @@
 """Filtered, ordered keyset pages of entities: which rows, in which order (no stitching).
 
 Filters become sub-selects on the indexed search and relations tables (``store.where``);
-``kind``, ``metadata.name`` and ``metadata.namespace`` use the entity table's own columns.
+``kind``, ``metadata.name``, ``metadata.namespace`` and ``metadata.uid`` use the entity
+table's own columns.
 Pages are keyset ranges on ``(sort value, entity_ref)``, never ``OFFSET``.
 
 Two plans for pages in ``entity_ref`` order, chosen from the (cached) number of matches:

@@ -28,6 +28,7 @@ from goldenpath.catalog.store.pages import (
     documents,
     query_page,
 )
+from goldenpath.catalog.store.search import COLUMN_ONLY_KEYS
 from goldenpath.catalog.store.stitch import stitch_json
 from goldenpath.catalog.store.tables import (
     catalog_entities,
@@ -36,7 +37,7 @@ from goldenpath.catalog.store.tables import (
     catalog_search,
     catalog_state,
 )
-from goldenpath.catalog.store.where import where_clause
+from goldenpath.catalog.store.where import COLUMNS, where_clause
 
 __all__ = [
     "Page",
@@ -140,6 +141,11 @@ def facet_counts(conn: Connection, facet: str, filters: FilterSet) -> list[dict[
         )
         if where is not None:
             stmt = stmt.where(R.source_entity_ref.in_(sa.select(E.entity_ref).where(where)))
+    elif key in COLUMN_ONLY_KEYS:  # no search rows: the column holds the value as stored
+        column = COLUMNS[key]
+        stmt = sa.select(column, sa.func.count()).group_by(column)
+        if where is not None:
+            stmt = stmt.where(where)
     else:
         stmt = (
             sa.select(S.original_value, sa.func.count())

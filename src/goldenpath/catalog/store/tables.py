@@ -1,6 +1,6 @@
 """The catalog's tables, declared on the shared :data:`goldenpath.store.metadata.metadata`.
 
-Migrations ``0001_catalog`` to ``0012_catalog_row_keys`` create exactly these (plus the
+Migrations ``0001_catalog`` to ``0014_catalog_search_uid`` create exactly these (plus the
 dialect-specific full-text parts: an FTS5 table ``catalog_fts`` kept in sync by triggers on
 SQLite, a generated ``tsvector`` column ``search_tsv`` with a GIN index on PostgreSQL).
 

@@ -6,7 +6,8 @@ So ``spec.owner=team-a`` and ``spec.owner=team-b`` share one built clause and on
 statement (and one prepared statement on PostgreSQL): building a clause costs more than
 running a page query, and an owner filter comes with a different team every time.
 
-- ``kind``, ``metadata.name``, ``metadata.namespace``: the entity table's own columns;
+- ``kind``, ``metadata.name``, ``metadata.namespace``, ``metadata.uid``: the entity table's
+  own columns;
 - ``relations.<type>[=<ref>]``: the relations table (types compared lower-cased);
 - any other key: the flattened search table (``key``, lower-cased ``value``);
 - full text: FTS5 ``MATCH`` on SQLite, ``search_tsv @@ to_tsquery`` on PostgreSQL.
@@ -34,8 +35,13 @@ E = catalog_entities.c
 S = catalog_search.c
 R = catalog_relations.c
 
-#: filter keys served by the entity table's own columns
-COLUMNS = {"kind": E.kind, "metadata.name": E.name, "metadata.namespace": E.namespace}
+#: filter keys served by the entity table's own columns (lower-cased values, as search rows)
+COLUMNS = {
+    "kind": E.kind,
+    "metadata.name": E.name,
+    "metadata.namespace": E.namespace,
+    "metadata.uid": E.entity_id,  # has no search rows (search.COLUMN_ONLY_KEYS)
+}
 _RELATIONS = "relations."
 _SEARCH = "search"
 
