@@ -311,19 +311,29 @@ class Processor:
             return [d for part in pool.imap(_process_chunk, chunks) for d in _decode_chunk(part)]
 
 
+#: signals a worker must not see before :func:`_init_worker` has set its own handlers
+_STARTUP_BLOCKED = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
 def _init_worker() -> None:
     """First thing in each forked worker: SIGTERM kills it again and SIGINT is the parent's
-    business; the wake-up fd and garbage collection are its own.
+    business; the wake-up fd and garbage collection are its own. Then the signals blocked
+    across the fork (:func:`worker_pool`) are let in: one sent meanwhile arrives now.
 
     A fork copies the parent's signal handlers: in the server those are uvicorn's, which
     only note that the server should exit — a worker given SIGTERM by ``Pool.terminate()``
     carried on, and the request that owned the pool waited for it forever (twice in 22
-    imports of 3,000 entities through the API; none in 15 since).
+    imports of 3,000 entities through the API; none in 15 since). Resetting the handlers
+    here left a window: a pool terminated while a worker was still starting sent SIGTERM to
+    the copied handler, which noted it, and the worker then waited for tasks for ever (the
+    parent in ``Pool.join``; 1 in 60 pool runs of the regression test under load, ~1 % of
+    pools failed at once — ``py-spy dump`` of a hung pair). Hence the block.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)
     gc.enable()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STARTUP_BLOCKED)
 
 
 @contextmanager
@@ -334,8 +344,18 @@ def worker_pool(workers: int) -> Iterator[multiprocessing.pool.Pool]:
     would ``terminate()`` them, whose clean-up drains the task queue and can swallow the
     sentinels that tell idle workers to exit, leaving them to the signal. On an error they
     are terminated. Either way no worker outlives the block.
+
+    SIGTERM and SIGINT are blocked in this thread while the pool forks its workers (and in
+    the pool's own threads, which inherit the mask, should they fork replacements): a worker
+    starts with them blocked and takes them only once :func:`_init_worker` has set its
+    handlers. Signals to this process reach its other threads meanwhile (Python runs the
+    handlers in the main thread).
     """
-    pool = _pool_context().Pool(workers, initializer=_init_worker)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STARTUP_BLOCKED)
+    try:
+        pool = _pool_context().Pool(workers, initializer=_init_worker)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     try:
         yield pool
         pool.close()
