@@ -100,7 +100,8 @@ def sqlite_floor(source: Path, workdir: Path, skip: frozenset[str] = frozenset()
     conn.execute("PRAGMA foreign_keys=ON")  # as every connection of the store's engine
     conn.execute("ATTACH ? AS src", (str(source),))
     for table in _TABLES:  # read the source once: the copy then reads the page cache
-        conn.execute(f"SELECT * FROM src.{table}").fetchall()
+        for _ in conn.execute(f"SELECT * FROM src.{table}"):
+            pass
     rows = _counts(conn, "src")
     indexes = conn.execute(
         "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
