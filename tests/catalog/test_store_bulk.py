@@ -113,8 +113,7 @@ def test_dense_filtered_pages_walk_every_match_once_in_order(
 
 
 def test_json_rows_arrive_exactly_as_sent(engine: Engine) -> None:
-    """Rows given as JSON per key (read by the database itself) keep tabs, quotes, unicode
-    and nulls, and each its key."""
+    """Rows given as JSON per key keep tabs, quotes, unicode and nulls, and each its key."""
     import orjson
 
     from goldenpath.catalog.store import bulk

@@ -305,9 +305,9 @@ def _similar_owners(client: Any, name: str) -> list[str]:
 
     Candidates come from full text (the name's words, then its first four characters as a
     prefix, which catches a typo further on: ``storefrnt-team`` → ``storefront-team``) and
-    are ranked by :class:`difflib.SequenceMatcher` ratio, at least 0.6.
+    are ranked by :func:`difflib.get_close_matches` (likeness at least 0.6).
     """
-    candidates: dict[str, str] = {}
+    refs_by_name: dict[str, set[str]] = {}
     for term in dict.fromkeys((name, name[:4])):
         page = client.get(
             "/api/catalog/entities/by-query",
@@ -320,10 +320,7 @@ def _similar_owners(client: Any, name: str) -> list[str]:
             ],
         )
         for item in page.get("items") or []:
-            candidates[_render.ref_of(item)] = str((item.get("metadata") or {}).get("name", ""))
-    wanted = name.lower()
-    scored = sorted(
-        (-difflib.SequenceMatcher(None, wanted, found.lower()).ratio(), ref)
-        for ref, found in candidates.items()
-    )
-    return [ref for score, ref in scored if -score >= _OWNER_LIKENESS][:5]
+            found = str((item.get("metadata") or {}).get("name", "")).lower()
+            refs_by_name.setdefault(found, set()).add(_render.ref_of(item))
+    close = difflib.get_close_matches(name.lower(), list(refs_by_name), 5, _OWNER_LIKENESS)
+    return [ref for found in close for ref in sorted(refs_by_name[found])][:5]
