@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ def sqlite_floor(source: Path, workdir: Path, skip: frozenset[str] = frozenset()
     )
 
 
-def _copy_text(rows: Iterator[tuple[Any, ...]]) -> bytes:
+def _copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
     """PostgreSQL ``COPY`` text format of ``rows`` (tab-separated, ``\\N`` for NULL)."""
 
     def field(v: Any) -> str:
@@ -190,7 +190,7 @@ def postgresql_floor(
         names = [c for c in target_columns if c in _columns(src, table)]
         data = src.execute(f"SELECT {', '.join(names)} FROM {table}").fetchall()
         rows[table] = len(data)
-        payload[table] = (names, _copy_text(iter(data)))
+        payload[table] = (names, _copy_text(data))
     src.close()
     indexes = conn.execute(
         "SELECT i.indexname, i.indexdef, i.tablename FROM pg_indexes i WHERE i.tablename = ANY(%s)"
